@@ -40,6 +40,8 @@ def main() -> int:
         if started:
             embedded.stop(var_dir)
 
+    # Set both explicitly: a shell that starts us in the background ignores SIGINT.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         manage = [python, str(ROOT / "manage.py")]
