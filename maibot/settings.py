@@ -184,3 +184,16 @@ LOGGING = {
         "pgserver": {"level": "WARNING"},
     },
 }
+
+# Chat pipeline: Redis counters and locks, the LLM client, heartflow, sending, chat API.
+CHAT_REDIS_MAX_CONNECTIONS = env.int("CHAT_REDIS_MAX_CONNECTIONS", default=50)
+CHAT_REDIS_SOCKET_TIMEOUT = env.float("CHAT_REDIS_SOCKET_TIMEOUT", default=2.0)
+LLM_MAX_TIMEOUT_SECONDS = env.float("LLM_MAX_TIMEOUT_SECONDS", default=120.0)
+LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=5)
+LLM_RETRY_BACKOFF_SECONDS = env.float("LLM_RETRY_BACKOFF_SECONDS", default=0.5)
+LLM_RETRY_BACKOFF_MAX_SECONDS = env.float("LLM_RETRY_BACKOFF_MAX_SECONDS", default=8.0)
+LLM_DEFAULT_MAX_TOKENS = env.int("LLM_DEFAULT_MAX_TOKENS", default=1024)
+LLM_MAX_RESPONSE_CHARS = env.int("LLM_MAX_RESPONSE_CHARS", default=32_000)
+LLM_HTTP_MAX_CONNECTIONS = env.int("LLM_HTTP_MAX_CONNECTIONS", default=100)
+LLM_EMBED_BATCH_SIZE = env.int("LLM_EMBED_BATCH_SIZE", default=64)
+QUOTA_CHARS_PER_TOKEN = env.float("QUOTA_CHARS_PER_TOKEN", default=1.0)
