@@ -171,15 +171,20 @@ async def take_pending(schema_name: str, stream_id: str) -> bool:
     return await redis_clients.async_client().delete(_pending_key(schema_name, stream_id)) > 0
 
 
+async def has_pending(schema_name: str, stream_id: str) -> bool:
+    return await redis_clients.async_client().exists(_pending_key(schema_name, stream_id)) > 0
+
+
 @asynccontextmanager
-async def stream_turn(schema_name: str, stream_id: str) -> AsyncIterator[bool]:
-    """Try to take the stream's turn without waiting; yields whether it was taken.
+async def stream_turn(schema_name: str, stream_id: str, *, wait: float = 0.0) -> AsyncIterator[bool]:
+    """Take the stream's turn, waiting up to `wait` seconds; yields whether it was taken.
 
     The lock expires after CHAT_TURN_LOCK_SECONDS so a crashed process cannot silence
     a stream for good.
     """
     lock = redis_clients.async_client().lock(
-        _lock_key(schema_name, stream_id), timeout=settings.CHAT_TURN_LOCK_SECONDS, blocking=False
+        _lock_key(schema_name, stream_id), timeout=settings.CHAT_TURN_LOCK_SECONDS,
+        blocking=wait > 0, blocking_timeout=wait or None, sleep=0.02,
     )
     taken = await lock.acquire()
     try:

@@ -36,7 +36,10 @@ if TYPE_CHECKING:
     from agents.llm_routes import ModelRoute
     from agents.models import Agent
 
-__all__ = ["Completion", "LLMUnavailable", "QuotaExceeded", "complete", "embed", "estimate_tokens"]
+__all__ = [
+    "Completion", "LLMUnavailable", "QuotaExceeded", "complete", "complete_with_routes", "embed", "embed_with_routes",
+    "estimate_tokens",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -138,8 +141,25 @@ def complete(
     on_delta: Callable[[str], None] | None = None,
 ) -> Completion:
     """Answer `messages` with the task's models; raises QuotaExceeded or LLMUnavailable."""
+    return complete_with_routes(
+        _routes(task, agent, platform), task, messages, agent=agent, platform=platform, stream_id=stream_id,
+        max_tokens=max_tokens, on_delta=on_delta,
+    )
+
+
+def complete_with_routes(
+    routes: Sequence[ModelRoute],
+    task: str,
+    messages: Sequence[Message],
+    *,
+    agent: Agent | None,
+    platform: str | None = None,
+    stream_id: str | None = None,
+    max_tokens: int | None = None,
+    on_delta: Callable[[str], None] | None = None,
+) -> Completion:
+    """`complete` with the models given explicitly (e.g. to try one model from the dashboard)."""
     tenant = _tenant()
-    routes = _routes(task, agent, platform)
     agent_slug = agent.slug if agent is not None else ""
     record = _recorder(agent, platform or "", stream_id or "", task)
     if not routes:
@@ -181,8 +201,8 @@ def complete(
             tokens_in = answer.tokens_in if answer.tokens_in is not None else prompt_tokens
             tokens_out = answer.tokens_out if answer.tokens_out is not None else estimate_tokens(answer.text)
             cost = cost_of(route, tokens_in, tokens_out)
-            latency = _ms_since(attempt_started)
-            record(route.model_name, tokens_in=tokens_in, tokens_out=tokens_out, cost=cost, latency_ms=latency)
+            record(route.model_name, tokens_in=tokens_in, tokens_out=tokens_out, cost=cost,
+                   latency_ms=_ms_since(attempt_started))
             quotas.commit(tenant, reservation, tokens=tokens_in + tokens_out, cost=cost)
             reservation = None
             return Completion(answer.text, route.model_name, tokens_in, tokens_out, cost, _ms_since(started))
@@ -333,11 +353,17 @@ def embed(texts: Sequence[str], *, agent: Agent | None = None, dimensions: int |
     All vectors of one call come from the same model (mixing models would make them
     incomparable), so a model failing part-way hands the whole call to the next one.
     """
+    return embed_with_routes(_routes("embedding", agent, None), texts, agent=agent, dimensions=dimensions)
+
+
+def embed_with_routes(
+    routes: Sequence[ModelRoute], texts: Sequence[str], *, agent: Agent | None = None, dimensions: int | None = None
+) -> list[list[float]]:
+    """`embed` with the models given explicitly."""
     texts = list(texts)
     if not texts:
         return []
     tenant = _tenant()
-    routes = _routes("embedding", agent, None)
     record = _recorder(agent, "", "", "embedding")
     if not routes:
         record("", status=UsageRecord.Status.ERROR, error="no model configured for task embedding")

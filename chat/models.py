@@ -72,3 +72,36 @@ class UsageAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric} {self.level} {self.period}"
+
+
+class Turn(models.Model):
+    """One pass of the pipeline over a stream's new messages: what it decided and why.
+
+    `stage` names where the decision was made (heartflow, policy, planner, quota, llm);
+    `action` is what the agent did. Message ids are kept as plain numbers so the record
+    stays readable after messages are pruned.
+    """
+
+    class Action(models.TextChoices):
+        REPLY = "reply", "Reply"
+        SILENT = "silent", "Stay silent"
+
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="+")
+    platform = models.CharField(max_length=32)
+    stream_id = models.CharField(max_length=64)
+    first_message_pk = models.BigIntegerField()
+    last_message_pk = models.BigIntegerField()
+    message_count = models.PositiveIntegerField(default=1)
+    stage = models.CharField(max_length=20)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    reason = models.CharField(max_length=300)
+    source = models.CharField(max_length=20, blank=True)  # rule / model / fallback
+    reply_pks = models.JSONField(default=list, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["stream_id", "created"], name="turn_stream_created")]
+
+    def __str__(self) -> str:
+        return f"{self.stream_id[:8]} {self.action}: {self.reason}"

@@ -91,8 +91,13 @@ def check_before_reply(
     user_id: str | None,
     group_id: str | None,
     now: datetime | None = None,
+    take_slot: bool = True,
 ) -> Refusal | None:
-    """Everything that forbids answering this turn, cheapest first; takes a rate slot if allowed."""
+    """Everything that forbids answering this turn, cheapest first.
+
+    With `take_slot` (the default) an allowed answer also takes one of the stream's
+    rate-limit slots; without it the rate limit is left for `take_rate_slot` later.
+    """
     if user_id and _listed(user_id, config.get("blocked_users") or (), platform):
         return Refusal("blocked_user", f"user {user_id} is blocked")
     if group_id and _listed(group_id, config.get("blocked_groups") or (), platform):
@@ -100,6 +105,13 @@ def check_before_reply(
     window = in_quiet_hours(config.get("quiet_hours") or (), config.get("timezone"), now)
     if window:
         return Refusal("quiet_hours", f"quiet hours {window} ({config.get('timezone') or 'UTC'})")
+    if take_slot:
+        return rate_refusal(config, schema_name=schema_name, stream_id=stream_id)
+    return None
+
+
+def rate_refusal(config: Mapping[str, Any], *, schema_name: str, stream_id: str) -> Refusal | None:
+    """Take a slot of the stream's per-minute budget, or say why not."""
     per_minute = int(config.get("stream_replies_per_minute") or 0)
     if per_minute > 0 and not take_rate_slot(schema_name, stream_id, per_minute):
         return Refusal("rate_limited", f"more than {per_minute} replies a minute in this chat")

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 
 from chat import redis_clients
 from tenants.models import Plan, Tenant
+from tests.fakes.openai_server import FakeOpenAI
 
 
 def forget_chat_counters(*tenants: Tenant) -> None:
@@ -37,3 +39,30 @@ def give_plan(tenant: Tenant, *, daily_tokens: int = 1_000_000, monthly_cost: st
     tenant.plan = plan
     tenant.save(update_fields=["plan"])
     return plan
+
+
+@pytest.fixture(autouse=True)
+def _no_retry_backoff(settings) -> None:
+    """Retries still happen in tests, just without waiting between them."""
+    settings.LLM_RETRY_BACKOFF_SECONDS = 0
+
+
+@dataclass(frozen=True)
+class Route:
+    """The shape of `agents.llm_routes.ModelRoute` (contracts.md), for calling given models."""
+
+    model_name: str
+    identifier: str
+    base_url: str
+    api_key: str = "sk-test"
+    timeout: float = 5.0
+    max_retries: int = 0
+    price_in: Decimal = Decimal("0")
+    price_out: Decimal = Decimal("0")
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+
+def route_to(server: FakeOpenAI, name: str, **fields) -> Route:
+    """A model served by the local OpenAI stand-in (its identifier is `<name>-id`)."""
+    return Route(model_name=name, identifier=f"{name}-id", base_url=server.url, **fields)
