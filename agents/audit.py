@@ -1,11 +1,11 @@
 """The tenant's audit log: every change made through the API or dashboard writes a row."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-import json
 
 from agents.models import AuditEntry
 

@@ -69,3 +69,5 @@ class TenantSessionAuthentication(SessionAuthentication):
         request.membership = membership
         request.api_tenant = tenant
         return result
+
+from maibot.api import schema as _schema  # noqa: E402,F401 - registers the OpenAPI descriptions

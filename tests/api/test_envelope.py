@@ -4,7 +4,7 @@ import re
 
 from django.test import Client
 
-from tests.api.conftest import key_client
+from tests.api_fixtures import key_client
 
 
 def test_a_success_answer_is_wrapped_in_the_envelope(host_a, agent_a, tenant_a, key_for):
