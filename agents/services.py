@@ -10,6 +10,7 @@ from django.db import transaction
 
 from agents import audit
 from agents.audit import Actor
+from agents.config import forget_cached_config
 from agents.models import Agent
 from agents.templates import get_template
 from maibot.errors import Conflict, LimitReached
@@ -114,6 +115,8 @@ def update_agent(agent: Agent, changes: dict[str, Any], *, actor: Actor) -> Agen
         diff = {f: {"old": before[f], "new": v} for f, v in cleaned.items() if before[f] != v}
         if diff:
             audit.record(actor, "agent.update", "agent", agent.slug, diff)
+            # persona and reply_style are the agent layer of the config
+            transaction.on_commit(forget_cached_config)
     return agent
 
 
