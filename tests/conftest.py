@@ -9,6 +9,7 @@ from django_tenants.utils import schema_context, tenant_context
 
 from tenants import services
 from tenants.models import Domain, Tenant
+from tests.fakes.openai_server import FakeOpenAI
 
 TENANTS = {"alpha": "Alpha Org", "beta": "Beta Org"}
 
@@ -64,3 +65,17 @@ def host_a(tenant_a: Tenant) -> str:
 @pytest.fixture
 def host_b(tenant_b: Tenant) -> str:
     return services.domain_for(tenant_b.slug)
+
+
+@pytest.fixture(scope="session")
+def _openai_server_running() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def openai_server(_openai_server_running: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    """A real local OpenAI-compatible server (tests/fakes/openai_server.py), reset per test."""
+    _openai_server_running.reset()
+    yield _openai_server_running
+    _openai_server_running.reset()
