@@ -127,6 +127,8 @@ def _change(layer: str, key: str, value: Any, *, agent: Agent | None, platform: 
             layer=layer, agent_slug=agent.slug if agent and layer != "tenant" else "", platform=platform, key=key,
             action=action, old=old, new=value, actor=actor.name, request_id=actor.request_id,
         )
+        # Now, and again after commit: a reader between the two may have cached the old state.
+        forget_cached_config()
         transaction.on_commit(forget_cached_config)
     return change
 

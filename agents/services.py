@@ -116,6 +116,7 @@ def update_agent(agent: Agent, changes: dict[str, Any], *, actor: Actor) -> Agen
         if diff:
             audit.record(actor, "agent.update", "agent", agent.slug, diff)
             # persona and reply_style are the agent layer of the config
+            forget_cached_config()
             transaction.on_commit(forget_cached_config)
     return agent
 
