@@ -3,3 +3,4 @@ import os
 import uuid
 
 os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{uuid.uuid4().hex[:8]}")
+pytest_plugins = ["tests.api_fixtures"]

@@ -19,6 +19,7 @@ class Isolation:
     agent: str | None = None  # agent slug
     platform: str | None = None
     stream: str | None = None  # chat stream id
+    request: str | None = None  # request id of an HTTP request
 
 
 _current: contextvars.ContextVar[Isolation] = contextvars.ContextVar(
@@ -50,11 +51,11 @@ def bound(**fields: str | None) -> Iterator[Isolation]:
 
 
 class IsolationLogFilter(logging.Filter):
-    """Adds `tenant`, `agent`, `platform` and `stream` attributes to every record."""
+    """Adds `tenant`, `agent`, `platform`, `stream` and `request` attributes to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         isolation = _current.get()
-        for name in ("tenant", "agent", "platform", "stream"):
+        for name in ("tenant", "agent", "platform", "stream", "request"):
             if not hasattr(record, name):
                 setattr(record, name, getattr(isolation, name) or "-")
         return True

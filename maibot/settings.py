@@ -78,6 +78,7 @@ TENANT_HOST_CACHE_SECONDS = env.int("TENANT_HOST_CACHE_SECONDS", default=60)
 
 MIDDLEWARE = [
     "maibot.health.HealthMiddleware",
+    "maibot.api.middleware.RequestIdMiddleware",
     "tenants.middleware.TenantHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -137,6 +138,11 @@ CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES", default=3600)
 CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+CONFIG_CACHE_SECONDS = env.int("CONFIG_CACHE_SECONDS", default=300)
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+LLM_TEST_CONNECTION_TIMEOUT = env.float("LLM_TEST_CONNECTION_TIMEOUT", default=10.0)
+MODEL_CONFIG_IMPORT_MAX_BYTES = env.int("MODEL_CONFIG_IMPORT_MAX_BYTES", default=256 * 1024)
+
 READINESS_TIMEOUT_SECONDS = env.float("READINESS_TIMEOUT_SECONDS", default=2.0)
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -158,11 +164,33 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_6
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["maibot.api.envelope.EnvelopeRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "maibot.api.envelope.handle_exception",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=20)
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
+API_RATE_WINDOW_SECONDS = env.int("API_RATE_WINDOW_SECONDS", default=60)
+API_RATE_LIMIT_PER_KEY = env.int("API_RATE_LIMIT_PER_KEY", default=600)
+API_RATE_LIMIT_PER_TENANT = env.int("API_RATE_LIMIT_PER_TENANT", default=3000)
+API_KEY_HMAC_SECRET = env.str("API_KEY_HMAC_SECRET", default=SECRET_KEY)
+API_KEY_ROTATION_GRACE_SECONDS = env.int("API_KEY_ROTATION_GRACE_SECONDS", default=24 * 3600)
 SPECTACULAR_SETTINGS = {
     "TITLE": "MaiBot Cloud API",
     "VERSION": "2.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "DESCRIPTION": (
+        "Every answer is an envelope {success, message, data, timestamp, request_id, tenant_id, "
+        "execution_time}; errors add error_code, error and errors (field -> messages). The schemas "
+        "below describe `data`. Authenticate with `Authorization: Bearer mmc_...` (or X-API-Key), "
+        "or with the dashboard session on the tenant's host."
+    ),
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -172,7 +200,9 @@ LOGGING = {
     "filters": {"isolation": {"()": "maibot.context.IsolationLogFilter"}},
     "formatters": {
         "plain": {
-            "format": "%(asctime)s %(levelname)s %(name)s tenant=%(tenant)s agent=%(agent)s %(message)s"
+            "format": (
+                "%(asctime)s %(levelname)s %(name)s tenant=%(tenant)s agent=%(agent)s request=%(request)s %(message)s"
+            )
         }
     },
     "handlers": {

@@ -72,3 +72,31 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.tenant} as {self.role}"
+
+
+class ApiKey(models.Model):
+    """The public index of agent API keys: a key alone names its tenant and agent.
+
+    Only an HMAC digest of the whole key is stored; the plaintext is shown once at issue.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    agent_slug = models.SlugField(max_length=40)
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=120)  # the readable head of the key, for lists
+    digest = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)
+    version = models.PositiveSmallIntegerField(default=1)
+    created = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200, blank=True)
+    expires = models.DateTimeField(null=True, blank=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    replaced_by = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["tenant", "agent_slug"], name="apikey_tenant_agent")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"

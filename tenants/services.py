@@ -126,6 +126,18 @@ def resume_tenant(slug: str) -> Tenant:
     return _set_status(slug, Tenant.Status.ACTIVE)
 
 
+def change_plan(slug: str, plan_name: str) -> Tenant:
+    tenant = get_tenant(slug)
+    plan = Plan.objects.filter(name=plan_name).first()
+    if plan is None:
+        raise ValidationError({"plan": [f"No plan {plan_name!r}."]})
+    tenant.plan = plan
+    tenant.save(update_fields=["plan"])
+    forget_hosts(tenant)
+    logger.info("tenant %s moved to plan %s", slug, plan_name)
+    return tenant
+
+
 def delete_tenant(slug: str) -> None:
     """Hard delete: drops the schema and every public row that belongs to the tenant."""
     tenant = get_tenant(slug)

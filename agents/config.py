@@ -1,0 +1,248 @@
+"""Layered configuration: defaults < tenant < agent < platform.
+
+`effective_config(agent, platform)` merges the layers and says where each value came
+from. Every change writes a `ConfigChange` row and bumps the tenant's config version, so
+cached effective configs of that tenant are never served stale. Runs inside the
+tenant's schema.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+
+from agents.audit import Actor
+from agents.config_schema import AGENT_ROW_KEYS, SCHEMA, WRITABLE_LAYERS
+from agents.models import Agent, ConfigChange, ConfigValue
+
+PLATFORM_NAME_MAX = 32
+
+
+@dataclass(frozen=True)
+class EffectiveConfig:
+    values: dict[str, Any]
+    sources: dict[str, str]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+
+def _version_key() -> str:
+    return f"config-version:{connection.schema_name}"
+
+
+def _cache_key(agent: Agent | None, platform: str | None) -> str:
+    version = cache.get_or_set(_version_key(), 1, timeout=None)
+    return f"config:{connection.schema_name}:v{version}:{agent.pk if agent else '-'}:{platform or '-'}"
+
+
+def forget_cached_config() -> None:
+    """Invalidate every cached effective config of the current tenant."""
+    try:
+        cache.incr(_version_key())
+    except ValueError:
+        cache.set(_version_key(), 2, timeout=None)
+
+
+def effective_config(agent: Agent | None = None, platform: str | None = None) -> EffectiveConfig:
+    key = _cache_key(agent, platform)
+    cached = cache.get(key)
+    if cached is None:
+        cached = _merge(agent, platform)
+        cache.set(key, cached, settings.CONFIG_CACHE_SECONDS)
+    values, sources = cached
+    return EffectiveConfig(values=copy.deepcopy(values), sources=dict(sources))
+
+
+def _merge(agent: Agent | None, platform: str | None) -> tuple[dict[str, Any], dict[str, str]]:
+    values = {name: copy.deepcopy(key.default) for name, key in SCHEMA.items()}
+    sources = dict.fromkeys(SCHEMA, "default")
+    rows = ConfigValue.objects.filter(layer=ConfigValue.Layer.TENANT)
+    if agent is not None:
+        rows = rows | ConfigValue.objects.filter(layer=ConfigValue.Layer.AGENT, agent=agent)
+        if platform:
+            rows = rows | ConfigValue.objects.filter(layer=ConfigValue.Layer.PLATFORM, agent=agent, platform=platform)
+    by_layer = {layer: {} for layer in WRITABLE_LAYERS}
+    for row in rows:
+        if row.key in SCHEMA:
+            by_layer[row.layer][row.key] = row.value
+    if agent is not None:
+        for name in AGENT_ROW_KEYS:
+            if getattr(agent, name):
+                by_layer["agent"][name] = getattr(agent, name)
+    for layer in WRITABLE_LAYERS:
+        for name, value in by_layer[layer].items():
+            values[name] = value
+            sources[name] = layer
+    return values, sources
+
+
+def _check_target(layer: str, key: str, agent: Agent | None, platform: str | None) -> None:
+    if key not in SCHEMA:
+        raise ValidationError({key: ["No such setting."]})
+    if layer not in WRITABLE_LAYERS:
+        raise ValidationError({"layer": [f"Choose one of: {', '.join(WRITABLE_LAYERS)}."]})
+    if layer not in SCHEMA[key].layers:
+        raise ValidationError({key: [f"This setting can only be set at the {', '.join(sorted(SCHEMA[key].layers))} layer."]})
+    if layer in ("agent", "platform") and agent is None:
+        raise ValidationError({"agent": ["The agent and platform layers need an agent."]})
+    if layer == "platform" and not (platform and len(platform) <= PLATFORM_NAME_MAX):
+        raise ValidationError({"platform": ["The platform layer needs a platform name."]})
+
+
+def _current(layer: str, key: str, agent: Agent | None, platform: str) -> Any:
+    if layer == "agent" and key in AGENT_ROW_KEYS:
+        return getattr(agent, key) or None
+    row = ConfigValue.objects.filter(layer=layer, agent=agent if layer != "tenant" else None, platform=platform, key=key).first()
+    return row.value if row else None
+
+
+def _write(layer: str, key: str, value: Any, agent: Agent | None, platform: str, actor: Actor) -> None:
+    """Store (or with value None remove) one value at one layer."""
+    if layer == "agent" and key in AGENT_ROW_KEYS:
+        setattr(agent, key, value or "")
+        agent.save(update_fields=[key, "updated"])
+        return
+    where = {"layer": layer, "agent": agent if layer != "tenant" else None, "platform": platform, "key": key}
+    if value is None:
+        ConfigValue.objects.filter(**where).delete()
+    else:
+        ConfigValue.objects.update_or_create(**where, defaults={"value": value, "updated_by": actor.name})
+
+
+def _change(layer: str, key: str, value: Any, *, agent: Agent | None, platform: str | None, actor: Actor, action: str) -> ConfigChange:
+    platform = (platform or "") if layer == "platform" else ""
+    with transaction.atomic():
+        old = _current(layer, key, agent, platform)
+        _write(layer, key, value, agent, platform, actor)
+        change = ConfigChange.objects.create(
+            layer=layer, agent_slug=agent.slug if agent and layer != "tenant" else "", platform=platform, key=key,
+            action=action, old=old, new=value, actor=actor.name, request_id=actor.request_id,
+        )
+        # Now, and again after commit: a reader between the two may have cached the old state.
+        forget_cached_config()
+        transaction.on_commit(forget_cached_config)
+    return change
+
+
+def set_config_value(layer: str, key: str, value: Any, *, agent: Agent | None = None, platform: str | None = None, actor: Actor) -> ConfigChange:
+    _check_target(layer, key, agent, platform)
+    try:
+        cleaned = SCHEMA[key].clean(value)
+    except ValueError as problem:
+        raise ValidationError({key: [str(problem)]}) from None
+    return _change(layer, key, cleaned, agent=agent, platform=platform, actor=actor, action="set")
+
+
+def set_config_values(layer: str, values: dict[str, Any], *, agent: Agent | None = None, platform: str | None = None, actor: Actor) -> list[ConfigChange]:
+    """Set several values at one layer; nothing is written unless every value is valid."""
+    problems: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+    for key, value in values.items():
+        try:
+            _check_target(layer, key, agent, platform)
+            cleaned[key] = SCHEMA[key].clean(value)
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                problems.setdefault(field, []).extend(messages)
+        except ValueError as problem:
+            problems[key] = [str(problem)]
+    if problems:
+        raise ValidationError(problems)
+    with transaction.atomic():
+        return [_change(layer, k, v, agent=agent, platform=platform, actor=actor, action="set") for k, v in cleaned.items()]
+
+
+def clear_config_value(layer: str, key: str, *, agent: Agent | None = None, platform: str | None = None, actor: Actor) -> ConfigChange:
+    _check_target(layer, key, agent, platform)
+    return _change(layer, key, None, agent=agent, platform=platform, actor=actor, action="clear")
+
+
+def config_history(*, agent: Agent | None = None, key: str | None = None, layer: str | None = None):
+    changes = ConfigChange.objects.all()
+    if agent is not None:
+        changes = changes.filter(agent_slug__in=[agent.slug, ""])
+    if key:
+        changes = changes.filter(key=key)
+    if layer:
+        changes = changes.filter(layer=layer)
+    return changes
+
+
+def rollback_config(change: ConfigChange, *, actor: Actor) -> ConfigChange:
+    """Put back the value a change replaced (clearing the layer if it had none)."""
+    agent = None
+    if change.layer != "tenant":
+        agent = Agent.objects.filter(slug=change.agent_slug).first()
+        if agent is None:
+            raise ValidationError({"change": ["The agent of this change no longer exists."]})
+    if change.key not in SCHEMA:
+        raise ValidationError({"change": ["This setting no longer exists."]})
+    return _change(change.layer, change.key, change.old, agent=agent, platform=change.platform, actor=actor, action="rollback")
+
+
+def export_config(agent: Agent | None = None) -> dict[str, Any]:
+    """The tenant layer and each agent's own layers, as JSON that `import_config` reads back."""
+    agents = [agent] if agent is not None else list(Agent.objects.all())
+    exported: dict[str, Any] = {
+        "version": 1,
+        "tenant": {r.key: r.value for r in ConfigValue.objects.filter(layer="tenant") if r.key in SCHEMA},
+        "agents": {},
+    }
+    for item in agents:
+        own = {name: getattr(item, name) for name in AGENT_ROW_KEYS if getattr(item, name)}
+        own.update({r.key: r.value for r in ConfigValue.objects.filter(layer="agent", agent=item) if r.key in SCHEMA})
+        platforms: dict[str, dict[str, Any]] = {}
+        for row in ConfigValue.objects.filter(layer="platform", agent=item):
+            if row.key in SCHEMA:
+                platforms.setdefault(row.platform, {})[row.key] = row.value
+        exported["agents"][item.slug] = {"agent": own, "platforms": platforms}
+    return exported
+
+
+def import_config(data: Any, *, actor: Actor) -> int:
+    """Apply an export. Every value is checked first; on any problem nothing changes.
+
+    Returns the number of values written. Agents named in the file must exist.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("tenant", {}), dict) or not isinstance(data.get("agents", {}), dict):
+        raise ValidationError({"config": ['Give {"tenant": {...}, "agents": {"<slug>": {"agent": {...}, "platforms": {...}}}}.']})
+    plan: list[tuple[str, str, Any, Agent | None, str | None]] = []
+    problems: dict[str, list[str]] = {}
+
+    def check(path: str, layer: str, values: Any, agent: Agent | None, platform: str | None) -> None:
+        if not isinstance(values, dict):
+            problems[path] = ["Give an object of setting → value."]
+            return
+        for key, value in values.items():
+            try:
+                _check_target(layer, key, agent, platform)
+                plan.append((layer, key, SCHEMA[key].clean(value), agent, platform))
+            except ValidationError as error:
+                problems[f"{path}.{key}"] = [m for ms in error.message_dict.values() for m in ms]
+            except ValueError as problem:
+                problems[f"{path}.{key}"] = [str(problem)]
+
+    check("tenant", "tenant", data.get("tenant", {}), None, None)
+    for slug, section in data.get("agents", {}).items():
+        agent = Agent.objects.filter(slug=slug).first()
+        if agent is None or not isinstance(section, dict):
+            problems[f"agents.{slug}"] = ["No such agent." if agent is None else "Give an object."]
+            continue
+        check(f"agents.{slug}.agent", "agent", section.get("agent", {}), agent, None)
+        for platform, values in (section.get("platforms") or {}).items():
+            check(f"agents.{slug}.platforms.{platform}", "platform", values, agent, platform)
+    if problems:
+        raise ValidationError(problems)
+    with transaction.atomic():
+        for layer, key, value, agent, platform in plan:
+            _change(layer, key, value, agent=agent, platform=platform, actor=actor, action="import")
+    return len(plan)

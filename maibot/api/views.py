@@ -1,0 +1,39 @@
+"""Base view for tenant endpoints: authentication, scopes and roles, throttling, paging."""
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
+
+from agents.audit import Actor
+from maibot.api.access import actor_of
+from maibot.api.authentication import ApiKeyAuthentication, TenantSessionAuthentication
+from maibot.api.pagination import EnvelopePagination
+from maibot.api.permissions import ScopedPermission
+from maibot.api.throttling import KeyAndTenantThrottle
+
+
+class TenantAPIView(APIView):
+    authentication_classes = [ApiKeyAuthentication, TenantSessionAuthentication]
+    permission_classes = [ScopedPermission]
+    throttle_classes = [KeyAndTenantThrottle]
+    required_scopes: dict[str, str] = {}
+    required_roles: dict[str, str] = {}
+
+    def actor(self) -> Actor:
+        return actor_of(self.request)
+
+    def paginate(self, items: QuerySet | list, serializer_class: type[BaseSerializer], **context: object) -> Response:
+        paginator = EnvelopePagination()
+        page = paginator.paginate_queryset(items, self.request, view=self)
+        data = serializer_class(page, many=True, context={"request": self.request, **context}).data
+        return paginator.get_paginated_response(data)
+
+
+def parse_bool(request: Request, name: str) -> bool | None:
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    return value.lower() in ("1", "true", "yes", "on")
