@@ -100,8 +100,9 @@ class AgentLayerView(TenantAPIView):
         agent = get_agent_or_404(request, slug)
         if layer not in ("agent", "platform"):
             raise not_found("layer")
+        values = _values(request)
         platform = request.data.get("platform") if layer == "platform" else None
-        config.set_config_values(layer, _values(request), agent=agent, platform=platform, actor=self.actor())
+        config.set_config_values(layer, values, agent=agent, platform=platform, actor=self.actor())
         return Response(_effective(agent, platform))
 
     patch = put
