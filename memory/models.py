@@ -100,6 +100,9 @@ class SummaryCursor(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["agent", "stream_id"], name="one_cursor_per_stream")]
 
+    def __str__(self) -> str:
+        return f"{self.stream_id[:8]} at {self.last_message_pk}"
+
 
 class HourlyStats(models.Model):
     """Hourly roll-up of a tenant's traffic and LLM usage, per agent, platform and model."""
@@ -122,3 +125,6 @@ class HourlyStats(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["hour", "agent_slug", "platform", "model_name"], name="one_rollup_per_hour_key")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h {self.agent_slug} {self.platform} {self.model_name}"
