@@ -191,6 +191,7 @@ SPECTACULAR_SETTINGS = {
         "or with the dashboard session on the tenant's host."
     ),
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"MemoryLevelEnum": "memory.models.Memory.Level"},
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -246,3 +247,4 @@ MEMORY_BATCH_MAX = env.int("MEMORY_BATCH_MAX", default=100)
 MEMORY_SEARCH_MAX_K = env.int("MEMORY_SEARCH_MAX_K", default=50)
 MEMORY_HNSW_EF_SEARCH = env.int("MEMORY_HNSW_EF_SEARCH", default=100)
 MEMORY_REPLY_MIN_SCORE = env.float("MEMORY_REPLY_MIN_SCORE", default=0.25)
+MEMORY_MERGE_MAX_TOKENS = env.int("MEMORY_MERGE_MAX_TOKENS", default=600)
