@@ -191,6 +191,7 @@ SPECTACULAR_SETTINGS = {
         "or with the dashboard session on the tenant's host."
     ),
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"MemoryLevelEnum": "memory.models.Memory.Level"},
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -236,3 +237,14 @@ PLANNER_MAX_TOKENS = env.int("PLANNER_MAX_TOKENS", default=200)
 SENDING_MAX_PARTS = env.int("SENDING_MAX_PARTS", default=5)
 CHAT_TURN_WAIT_SECONDS = env.float("CHAT_TURN_WAIT_SECONDS", default=30.0)
 CHAT_LIVE_EVENT_TIMEOUT = env.float("CHAT_LIVE_EVENT_TIMEOUT", default=2.0)
+
+# Memory and embeddings
+EMBEDDING_BATCH_SIZE = env.int("EMBEDDING_BATCH_SIZE", default=64)
+EMBEDDING_MAX_CHARS = env.int("EMBEDDING_MAX_CHARS", default=2000)
+EMBEDDING_TORCH_THREADS = env.int("EMBEDDING_TORCH_THREADS", default=2)
+MEMORY_CONTENT_MAX_CHARS = env.int("MEMORY_CONTENT_MAX_CHARS", default=8000)
+MEMORY_BATCH_MAX = env.int("MEMORY_BATCH_MAX", default=100)
+MEMORY_SEARCH_MAX_K = env.int("MEMORY_SEARCH_MAX_K", default=50)
+MEMORY_HNSW_EF_SEARCH = env.int("MEMORY_HNSW_EF_SEARCH", default=100)
+MEMORY_REPLY_MIN_SCORE = env.float("MEMORY_REPLY_MIN_SCORE", default=0.25)
+MEMORY_MERGE_MAX_TOKENS = env.int("MEMORY_MERGE_MAX_TOKENS", default=600)

@@ -13,4 +13,5 @@ urlpatterns = [
     path("api/v2/", include("tenants.api_urls")),
     path("api/v2/", include("agents.api_urls")),
     path("api/v2/", include("chat.usage_urls")),
+    path("api/v2/", include("memory.api_urls")),
 ]
