@@ -88,7 +88,10 @@ class AgentConfigView(TenantAPIView):
     @extend_schema(parameters=[PLATFORM_PARAM], responses=EffectiveSerializer, summary="Effective config of an agent (and platform), with each value's layer")
     def get(self, request: Request, slug: str) -> Response:
         agent = get_agent_or_404(request, slug)
-        return Response(_effective(agent, request.query_params.get("platform") or None))
+        platform = request.query_params.get("platform") or None
+        if platform is not None and not config.PLATFORM_NAME.match(platform):
+            raise ApiError("VALIDATION_ERROR", "Invalid platform.", fields={"platform": ["Use 1-32 letters, digits, . _ -."]})
+        return Response(_effective(agent, platform))
 
 
 class AgentLayerView(TenantAPIView):

@@ -151,9 +151,10 @@ def test_malformed_bodies_are_validation_errors_not_crashes(member_client, agent
         admin.put("/api/v2/config/tenant", {"values": "loud"}, content_type="application/json"),
         admin.post("/api/v2/config/import", ["not", "an", "export"], content_type="application/json"),
         admin.put("/api/v2/agents/mai/config/agent", {"values": {"no_such_setting": 1}}, content_type="application/json"),
+        admin.get("/api/v2/agents/mai/config?platform=" + "q" * 500),
     ]
 
-    assert [a.status_code for a in answers] == [400] * 5
+    assert [a.status_code for a in answers] == [400] * 6
     assert {a.json()["error_code"] for a in answers} == {"VALIDATION_ERROR"}
     assert "platform" in answers[1].json()["errors"] and "no_such_setting" in answers[4].json()["errors"]
 
