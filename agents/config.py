@@ -107,9 +107,11 @@ def _merge(agent: Agent | None, platform: str | None) -> tuple[dict[str, Any], d
         if row.key in SCHEMA:
             by_layer[row.layer][row.key] = row.value
     if agent is not None:
+        # Read the row afresh: callers may hold an Agent loaded long before an edit.
+        row = Agent.objects.filter(pk=agent.pk).values(*AGENT_ROW_KEYS).first() or {}
         for name in AGENT_ROW_KEYS:
-            if getattr(agent, name):
-                by_layer["agent"][name] = getattr(agent, name)
+            if row.get(name):
+                by_layer["agent"][name] = row[name]
     for layer in WRITABLE_LAYERS:
         for name, value in by_layer[layer].items():
             values[name] = value

@@ -205,3 +205,11 @@ def test_a_setting_changed_on_the_agent_row_is_seen_at_once(mai):
 
     effective = config.effective_config(mai)
     assert (effective["reply_style"], effective.sources["reply_style"]) == ("Short.", "agent")
+
+
+def test_an_agent_object_loaded_before_an_edit_still_gets_the_new_persona(mai):
+    loaded_earlier = Agent.objects.get(pk=mai.pk)
+
+    agent_services.update_agent(mai, {"persona": "A fox."}, actor=ADMIN)
+
+    assert config.effective_config(loaded_earlier)["persona"] == "A fox."
