@@ -1,0 +1,2 @@
+"""Fixtures for chat tests."""
+from __future__ import annotations
