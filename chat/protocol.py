@@ -93,6 +93,34 @@ class Echo:
     actual_id: str
 
 
+@dataclass(frozen=True)
+class Handshake:
+    """What the adapter said when connecting."""
+
+    api_mode: bool  # API-Server mode (x-apikey …) rather than the legacy Router
+    api_key: str
+    platform: str
+    connection_uuid: str
+
+
+def read_handshake(headers: dict[str, str], query: dict[str, list[str]]) -> Handshake:
+    """Legacy: `platform` + `Authorization`; API-Server: `x-apikey`/`x-platform`/`x-uuid` or ?api_key=&platform=."""
+    query_key = (query.get("api_key") or [""])[0]
+    if headers.get("x-apikey") or query_key:
+        return Handshake(
+            api_mode=True,
+            api_key=query_key or headers.get("x-apikey", ""),
+            platform=(query.get("platform") or [""])[0] or headers.get("x-platform", ""),
+            connection_uuid=(headers.get("x-uuid") or str(uuid.uuid4()))[:MAX_ID_LENGTH],
+        )
+    return Handshake(
+        api_mode=False,
+        api_key=headers.get("authorization", ""),
+        platform=headers.get("platform", ""),
+        connection_uuid=str(uuid.uuid4()),
+    )
+
+
 # --- decoding and validation ---------------------------------------------------------------------
 
 
@@ -409,4 +437,5 @@ def api_message(out: Outbound, *, api_key: str) -> dict[str, Any]:
         "message_segment": out.segment,
         "message_dim": {"api_key": api_key, "platform": out.platform},
     }
-    return api_envelope("sys_std", out.platform, payload, sender="maibot-cloud")
+    # The envelope's msg_id is our message id, so the adapter's sys_ack names the message.
+    return api_envelope("sys_std", out.platform, payload, sender="maibot-cloud", msg_id=out.message_id)

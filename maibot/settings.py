@@ -215,6 +215,10 @@ LOGGING = {
     },
 }
 
+# Chat: Redis for counters, locks and gateway state (connections in the pool, socket timeout).
+CHAT_REDIS_MAX_CONNECTIONS = env.int("CHAT_REDIS_MAX_CONNECTIONS", default=50)
+CHAT_REDIS_SOCKET_TIMEOUT = env.float("CHAT_REDIS_SOCKET_TIMEOUT", default=2.0)
+
 # Chat gateway: frame and media bounds, API-Server dedup, outbound replay, pipeline hand-off.
 CHAT_WS_MAX_FRAME_BYTES = env.int("CHAT_WS_MAX_FRAME_BYTES", default=4 * 1024 * 1024)
 CHAT_MEDIA_MAX_BYTES = env.int("CHAT_MEDIA_MAX_BYTES", default=3 * 1024 * 1024)
