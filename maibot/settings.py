@@ -247,3 +247,18 @@ MEMORY_SEARCH_MAX_K = env.int("MEMORY_SEARCH_MAX_K", default=50)
 MEMORY_HNSW_EF_SEARCH = env.int("MEMORY_HNSW_EF_SEARCH", default=100)
 MEMORY_REPLY_MIN_SCORE = env.float("MEMORY_REPLY_MIN_SCORE", default=0.25)
 MEMORY_MERGE_MAX_TOKENS = env.int("MEMORY_MERGE_MAX_TOKENS", default=600)
+# Chat: Redis for counters, locks and gateway state (connections in the pool, socket timeout).
+
+# Chat gateway: frame and media bounds, API-Server dedup, outbound replay, pipeline hand-off.
+CHAT_WS_MAX_FRAME_BYTES = env.int("CHAT_WS_MAX_FRAME_BYTES", default=4 * 1024 * 1024)
+CHAT_MEDIA_MAX_BYTES = env.int("CHAT_MEDIA_MAX_BYTES", default=3 * 1024 * 1024)
+CHAT_MEDIA_MAX_ITEMS = env.int("CHAT_MEDIA_MAX_ITEMS", default=20)
+CHAT_SEGMENT_MAX_DEPTH = env.int("CHAT_SEGMENT_MAX_DEPTH", default=8)
+CHAT_SEGMENT_MAX_COUNT = env.int("CHAT_SEGMENT_MAX_COUNT", default=500)
+CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", default=8000)
+CHAT_DEDUP_SECONDS = env.int("CHAT_DEDUP_SECONDS", default=3600)
+CHAT_DEDUP_MAX_IDS = env.int("CHAT_DEDUP_MAX_IDS", default=10_000)
+CHAT_REPLAY_MAX_MESSAGES = env.int("CHAT_REPLAY_MAX_MESSAGES", default=500)
+CHAT_REPLAY_MAX_AGE_SECONDS = env.int("CHAT_REPLAY_MAX_AGE_SECONDS", default=24 * 3600)
+CHAT_PIPELINE_MAX_TASKS = env.int("CHAT_PIPELINE_MAX_TASKS", default=200)
+CHAT_WS_SEND_TIMEOUT = env.float("CHAT_WS_SEND_TIMEOUT", default=10.0)

@@ -12,6 +12,7 @@ from agents.audit import SYSTEM
 from agents.models import LLMModel, LLMProvider
 from chat import redis_clients
 from tenants.models import Plan, Tenant
+from tests.chat.gateway_fixtures import gateway, make_adapter  # noqa: F401 - fixtures
 from tests.fakes.openai_server import FakeOpenAI
 
 
