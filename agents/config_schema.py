@@ -102,6 +102,7 @@ _KEYS = [
     ConfigKey("talk_frequency", float, 0.5, "How readily the agent joins a group conversation it was not addressed in (0 never, 1 always).", 0, 1),
     ConfigKey("max_reply_length", int, 300, "Longest reply in characters.", 20, 4000),
     ConfigKey("reply_overflow", str, "split", "What to do with a longer reply: split it into several messages or truncate it.", choices=("split", "truncate")),
+    ConfigKey("max_reply_parts", int, 3, "When splitting, the most messages one reply may become.", 1, 10),
     ConfigKey("quiet_hours", list, [], 'Times the agent stays silent, as "HH:MM-HH:MM" in the tenant\'s timezone.', item_check=QUIET_HOURS.match, item_help='Use "HH:MM-HH:MM", e.g. "23:00-07:00".', max_items=6),
     ConfigKey("timezone", str, "UTC", "Timezone for quiet hours and daily figures (IANA name).", maximum=64, item_check=_timezone, item_help="Give an IANA timezone such as Europe/Berlin.", layers=TENANT_ONLY),
     ConfigKey("blocked_users", list, [], "Platform user ids the agent ignores.", item_check=ID_TEXT.match, item_help="Ids are 1-64 characters without spaces.", max_items=500),
