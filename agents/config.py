@@ -128,7 +128,7 @@ def _check_target(layer: str, key: str, agent: Agent | None, platform: str | Non
         raise ValidationError({key: [f"This setting can only be set at the {', '.join(sorted(SCHEMA[key].layers))} layer."]})
     if layer in ("agent", "platform") and agent is None:
         raise ValidationError({"agent": ["The agent and platform layers need an agent."]})
-    if layer == "platform" and not (isinstance(platform, str) and PLATFORM_NAME.match(platform)):
+    if layer == "platform" and not (isinstance(platform, str) and PLATFORM_NAME.fullmatch(platform)):
         raise ValidationError({"platform": ["The platform layer needs a platform name (1-32 letters, digits, . _ -)."]})
 
 

@@ -33,13 +33,13 @@ def _clean_provider(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]
     cleaned: dict[str, Any] = {}
     if "name" in fields or creating:
         name = str(fields.get("name") or "").strip()
-        if not name or len(name) > 60:
+        if not name or len(name) > 60 or "\x00" in name:
             problems["name"] = ["Give a name of 1-60 characters."]
         cleaned["name"] = name
     if "base_url" in fields or creating:
         url = str(fields.get("base_url") or "").strip()
         parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc or len(url) > 300:
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or len(url) > 300 or "\x00" in url:
             problems["base_url"] = ["Give the http(s) base URL of an OpenAI-compatible API, e.g. https://api.deepseek.com/v1."]
         cleaned["base_url"] = url.rstrip("/")
     if "timeout_seconds" in fields:
@@ -56,7 +56,7 @@ def _clean_provider(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]
             cleaned["max_retries"] = retries
     if "api_key" in fields:
         key = fields["api_key"]
-        if not isinstance(key, str) or len(key) > 500:
+        if not isinstance(key, str) or len(key) > 500 or "\x00" in key:
             problems["api_key"] = ["Give the API key as text (at most 500 characters)."]
         else:
             cleaned["api_key_encrypted"] = encrypt(key.strip())
@@ -102,13 +102,13 @@ def _clean_model(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     for name, limit in (("name", 100), ("identifier", 200)):
         if name in fields or creating:
             value = str(fields.get(name) or "").strip()
-            if not value or len(value) > limit:
+            if not value or len(value) > limit or "\x00" in value:
                 problems[name] = [f"Give 1-{limit} characters."]
             cleaned[name] = value
     if "provider" in fields or creating:
         provider = fields.get("provider")
         if not isinstance(provider, LLMProvider):
-            provider = LLMProvider.objects.filter(name=str(provider or "")).first()
+            provider = None if "\x00" in str(provider) else LLMProvider.objects.filter(name=str(provider or "")).first()
         if provider is None:
             problems["provider"] = ["No such provider."]
         cleaned["provider"] = provider
@@ -177,8 +177,8 @@ def set_task_models(
     problems: dict[str, list[str]] = {}
     if task not in TASKS:
         problems["task"] = [f"Choose one of: {', '.join(TASKS)}."]
-    if not isinstance(model_names, list) or len(model_names) > 10:
-        problems["model_names"] = ["Give a list of at most 10 model names."]
+    if not isinstance(model_names, list) or len(model_names) > 10 or not all(isinstance(n, str) and "\x00" not in n for n in model_names):
+        problems["model_names"] = ["Give a list of at most 10 model names (text)."]
     else:
         missing = sorted(set(model_names) - set(LLMModel.objects.filter(name__in=model_names).values_list("name", flat=True)))
         if missing:

@@ -70,6 +70,12 @@ def _prefixed(prefix: str, error: ValidationError) -> ValidationError:
     return ValidationError({f"{prefix}.{name}": messages for name, messages in error.message_dict.items()})
 
 
+def _name(value: Any) -> str:
+    """A name to look up; one the database cannot hold finds nothing (and is refused on create)."""
+    name = str(value or "").strip()
+    return "" if "\x00" in name else name
+
+
 def _import_providers(entries: list[dict[str, Any]], actor: Actor, summary: ImportSummary) -> set[str]:
     """Create or update each OpenAI-compatible provider; return the names left out."""
     skipped: set[str] = set()
@@ -92,7 +98,7 @@ def _import_providers(entries: list[dict[str, Any]], actor: Actor, summary: Impo
         if "max_retry" in entry:
             fields["max_retries"] = entry["max_retry"]
         try:
-            existing = LLMProvider.objects.filter(name=str(name or "").strip()).first()
+            existing = LLMProvider.objects.filter(name=_name(name)).first()
             if existing:
                 llm_catalog.update_provider(existing, fields, actor=actor)
             else:
@@ -119,7 +125,7 @@ def _import_models(entries: list[dict[str, Any]], skipped_providers: set[str], a
             "price_out": entry.get("price_out", 0),
         }
         try:
-            existing = LLMModel.objects.filter(name=str(name or "").strip()).first()
+            existing = LLMModel.objects.filter(name=_name(name)).first()
             model = (
                 llm_catalog.update_model(existing, fields, actor=actor)
                 if existing

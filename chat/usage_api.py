@@ -1,6 +1,7 @@
 """`/api/v2/usage`: the tenant's usage against its plan, and where it went."""
 from __future__ import annotations
 
+import re
 import zoneinfo
 from datetime import date, timedelta
 
@@ -23,6 +24,7 @@ from tenants.apikeys import KeyIdentity
 GROUPINGS = {"agent": "agent__slug", "model": "model_name", "day": "day", "platform": "platform", "task": "task"}
 MAX_DAYS = 366
 MAX_ALERTS = 20
+AGENT_SLUG = re.compile(r"^[-\w]{1,40}$", re.ASCII)
 
 
 class AlertSerializer(serializers.ModelSerializer):
@@ -67,6 +69,8 @@ class UsageBreakdownView(TenantAPIView):
         if by not in GROUPINGS:
             raise ApiError("VALIDATION_ERROR", "Unknown grouping.", fields={"by": [f"Choose one of: {', '.join(GROUPINGS)}."]})
         agent_slug = request.auth.agent_slug if isinstance(request.auth, KeyIdentity) else request.query_params.get("agent")
+        if agent_slug and not AGENT_SLUG.fullmatch(agent_slug):
+            raise ApiError("VALIDATION_ERROR", "Unknown agent.", fields={"agent": ["Give an agent's slug."]})
         tz = zoneinfo.ZoneInfo(effective_config()["timezone"])
         with timezone.override(tz):  # days are the tenant's days
             since, until = _period(request)

@@ -166,3 +166,20 @@ def test_the_schema_endpoint_describes_each_setting(member_client):
     assert (talk["type"], talk["default"], talk["minimum"], talk["maximum"]) == ("number", 0.5, 0, 1)
     assert next(i for i in items if i["key"] == "retention_days")["layers"] == ["tenant"]
     assert {f"models.{task}" for task in ("replyer", "planner", "utils", "embedding")} <= {i["key"] for i in items}
+
+
+def test_values_and_filters_the_database_cannot_hold_are_refused_not_crashed_on(member_client, agent_a):
+    admin = member_client("admin")
+
+    answers = [
+        admin.get("/api/v2/config/history?agent=%00"),
+        admin.get("/api/v2/config/history?key=talk_frequency%0A"),
+        admin.get("/api/v2/config/export?agent=%00"),
+        admin.put("/api/v2/agents/mai/config/agent", '{"values": {"persona": "a\\u0000b"}}', content_type="application/json"),
+        admin.put("/api/v2/agents/mai/config/agent", '{"values": {"blocked_users": ["a\\u0000b"]}}', content_type="application/json"),
+        admin.put("/api/v2/agents/mai/config/agent", {"values": {"quiet_hours": ["23:00-07:00\n"]}}, content_type="application/json"),
+        admin.put("/api/v2/agents/mai/config/platform", {"platform": "qq\n", "values": {"talk_frequency": 0.1}}, content_type="application/json"),
+    ]
+
+    assert [a.status_code for a in answers] == [400] * 7
+    assert {a.json()["error_code"] for a in answers} == {"VALIDATION_ERROR"}

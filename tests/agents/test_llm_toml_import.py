@@ -114,3 +114,12 @@ def test_one_tenants_import_is_invisible_to_the_other(tenant_a, tenant_b):
     with tenant_context(tenant_b):
         assert LLMProvider.objects.count() == 0
         assert routes_for_task("replyer") == []
+
+
+def test_names_the_database_cannot_hold_are_refused_field_by_field(in_tenant_a):
+    text = MODEL_CONFIG_TOML.replace('name = "DeepSeek"', 'name = "Deep\\u0000Seek"').replace('name = "qwen3-30b"', 'name = "qwen\\u0000"')
+
+    with pytest.raises(ValidationError) as refused:
+        import_model_config_toml(text, actor=ADMIN)
+
+    assert "api_providers[0].name" in refused.value.message_dict

@@ -163,3 +163,9 @@ def test_a_bad_grouping_or_period_is_a_field_error(member_client):
     for query, field in (("since=yesterday", "since"), ("since=2025-02-30", "since"), ("since=2020-01-01&until=2025-01-01", "since"), ("since=2025-02-02&until=2025-02-01", "until")):
         response = viewer.get(f"/api/v2/usage/breakdown?{query}")
         assert response.status_code == 400 and field in response.json()["errors"], query
+
+
+def test_an_agent_filter_the_database_cannot_hold_is_refused(member_client):
+    response = member_client("viewer").get("/api/v2/usage/breakdown?by=agent&agent=%00")
+
+    assert response.status_code == 400 and "agent" in response.json()["errors"]
