@@ -233,7 +233,6 @@ HEARTFLOW_MAX_SILENT_TURNS = env.int("HEARTFLOW_MAX_SILENT_TURNS", default=6)
 CHAT_TURN_LOCK_SECONDS = env.int("CHAT_TURN_LOCK_SECONDS", default=300)
 CHAT_TURN_MAX_MESSAGES = env.int("CHAT_TURN_MAX_MESSAGES", default=20)
 PLANNER_MAX_TOKENS = env.int("PLANNER_MAX_TOKENS", default=200)
-SENDING_MAX_PARTS = env.int("SENDING_MAX_PARTS", default=5)
 CHAT_TURN_WAIT_SECONDS = env.float("CHAT_TURN_WAIT_SECONDS", default=30.0)
 CHAT_LIVE_EVENT_TIMEOUT = env.float("CHAT_LIVE_EVENT_TIMEOUT", default=2.0)
 
@@ -265,3 +264,18 @@ CELERY_BEAT_SCHEDULE = {
     "maintenance": {"task": "memory.dispatch", "schedule": MAINTENANCE_INTERVAL_SECONDS, "args": ("maintenance",)},
     "statistics": {"task": "memory.dispatch", "schedule": STATS_INTERVAL_SECONDS, "args": ("stats",)},
 }
+# Chat: Redis for counters, locks and gateway state (connections in the pool, socket timeout).
+
+# Chat gateway: frame and media bounds, API-Server dedup, outbound replay, pipeline hand-off.
+CHAT_WS_MAX_FRAME_BYTES = env.int("CHAT_WS_MAX_FRAME_BYTES", default=4 * 1024 * 1024)
+CHAT_MEDIA_MAX_BYTES = env.int("CHAT_MEDIA_MAX_BYTES", default=3 * 1024 * 1024)
+CHAT_MEDIA_MAX_ITEMS = env.int("CHAT_MEDIA_MAX_ITEMS", default=20)
+CHAT_SEGMENT_MAX_DEPTH = env.int("CHAT_SEGMENT_MAX_DEPTH", default=8)
+CHAT_SEGMENT_MAX_COUNT = env.int("CHAT_SEGMENT_MAX_COUNT", default=500)
+CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", default=8000)
+CHAT_DEDUP_SECONDS = env.int("CHAT_DEDUP_SECONDS", default=3600)
+CHAT_DEDUP_MAX_IDS = env.int("CHAT_DEDUP_MAX_IDS", default=10_000)
+CHAT_REPLAY_MAX_MESSAGES = env.int("CHAT_REPLAY_MAX_MESSAGES", default=500)
+CHAT_REPLAY_MAX_AGE_SECONDS = env.int("CHAT_REPLAY_MAX_AGE_SECONDS", default=24 * 3600)
+CHAT_PIPELINE_MAX_TASKS = env.int("CHAT_PIPELINE_MAX_TASKS", default=200)
+CHAT_WS_SEND_TIMEOUT = env.float("CHAT_WS_SEND_TIMEOUT", default=10.0)
