@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -188,4 +187,3 @@ def test_a_task_runs_in_the_tenant_that_queued_it(worker, tenant_a, tenant_b):
         for tenant in (tenant_a, tenant_b):
             with tenant_context(tenant):
                 Agent.objects.filter(slug=slug).delete()
-        time.sleep(0)
