@@ -135,7 +135,6 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES", default=3600)
-CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 CONFIG_CACHE_SECONDS = env.int("CONFIG_CACHE_SECONDS", default=300)
@@ -247,6 +246,24 @@ MEMORY_SEARCH_MAX_K = env.int("MEMORY_SEARCH_MAX_K", default=50)
 MEMORY_HNSW_EF_SEARCH = env.int("MEMORY_HNSW_EF_SEARCH", default=100)
 MEMORY_REPLY_MIN_SCORE = env.float("MEMORY_REPLY_MIN_SCORE", default=0.25)
 MEMORY_MERGE_MAX_TOKENS = env.int("MEMORY_MERGE_MAX_TOKENS", default=600)
+SUMMARY_MAX_MESSAGES = env.int("SUMMARY_MAX_MESSAGES", default=200)
+SUMMARY_MAX_CHARS = env.int("SUMMARY_MAX_CHARS", default=12000)
+SUMMARY_MAX_MEMORIES = env.int("SUMMARY_MAX_MEMORIES", default=8)
+SUMMARY_MAX_TOKENS = env.int("SUMMARY_MAX_TOKENS", default=800)
+SUMMARY_MIN_MESSAGES = env.int("SUMMARY_MIN_MESSAGES", default=5)
+SUMMARY_INTERVAL_SECONDS = env.int("SUMMARY_INTERVAL_SECONDS", default=3600)
+SUMMARY_CHECK_SECONDS = env.int("SUMMARY_CHECK_SECONDS", default=60)
+ACTIVE_AGENT_WINDOW_HOURS = env.int("ACTIVE_AGENT_WINDOW_HOURS", default=24)
+MAINTENANCE_INTERVAL_SECONDS = env.int("MAINTENANCE_INTERVAL_SECONDS", default=3600)
+PURGE_BATCH = env.int("PURGE_BATCH", default=5000)
+STATS_INTERVAL_SECONDS = env.int("STATS_INTERVAL_SECONDS", default=600)
+
+CELERY_BEAT_SCHEDULE = {
+    "summaries-when-due": {"task": "memory.dispatch", "schedule": SUMMARY_CHECK_SECONDS, "args": ("summarise_due",)},
+    "summaries-scheduled": {"task": "memory.dispatch", "schedule": SUMMARY_INTERVAL_SECONDS, "args": ("summarise_all",)},
+    "maintenance": {"task": "memory.dispatch", "schedule": MAINTENANCE_INTERVAL_SECONDS, "args": ("maintenance",)},
+    "statistics": {"task": "memory.dispatch", "schedule": STATS_INTERVAL_SECONDS, "args": ("stats",)},
+}
 # Chat: Redis for counters, locks and gateway state (connections in the pool, socket timeout).
 
 # Chat gateway: frame and media bounds, API-Server dedup, outbound replay, pipeline hand-off.
