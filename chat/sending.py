@@ -5,7 +5,7 @@ blocked users and groups, quiet hours in the tenant's timezone, and a per-stream
 limit (`stream_replies_per_minute`, a sliding minute in Redis shared by all processes).
 After the reply is written, `fit_length` applies `max_reply_length`: with
 `reply_overflow = "split"` (the default) the text is cut at sentence or word
-boundaries into at most SENDING_MAX_PARTS messages, each within the limit; with
+boundaries into at most `max_reply_parts` messages, each within the limit; with
 `"truncate"` it is cut once and ends with an ellipsis. `reply_segments` builds the
 outbound segments: the first message quotes the one it answers (`reply` segment).
 """
@@ -22,7 +22,6 @@ from datetime import time as clock
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.conf import settings
 from django.utils import timezone
 
 from chat import redis_clients
@@ -134,7 +133,7 @@ def fit_length(text: str, config: Mapping[str, Any]) -> list[str]:
     if config.get("reply_overflow") == "truncate":
         return [_truncate(text, limit)]
     parts = _split(text, limit)
-    max_parts = settings.SENDING_MAX_PARTS
+    max_parts = max(1, int(config.get("max_reply_parts") or 1))
     if len(parts) > max_parts:
         parts = parts[: max_parts - 1] + [_truncate(" ".join(parts[max_parts - 1:]), limit)]
     return parts

@@ -288,3 +288,36 @@ class ConflictResolve(TenantAPIView):
         resolution = _body(request).get("resolution", "")
         conflict = services.resolve_conflict(_conflict(request, conflict_id), resolution=resolution, actor=self.actor())
         return Response(ConflictSerializer(conflict).data)
+
+
+class StatsUsage(TenantAPIView):
+    required_scopes = {"GET": "config_read"}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("by", str, enum=["day", "hour", "agent", "platform", "model"]),
+            OpenApiParameter("days", int, description="How many days back (1-366, default 14)"),
+            OpenApiParameter("agent", str),
+        ],
+        responses=inline_serializer("UsageSeries", {"by": serializers.CharField(), "rows": serializers.ListField(child=serializers.DictField())}),
+        summary="Hourly roll-ups summed for charts: messages in/out, replies, LLM calls, tokens, cost, latency",
+    )
+    def get(self, request: Request) -> Response:
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from memory.stats import GROUPS, usage_series
+
+        by = request.query_params.get("by", "day")
+        days = request.query_params.get("days", "14")
+        if by not in GROUPS:
+            raise ApiError("VALIDATION_ERROR", "Unknown grouping.", fields={"by": [f"Choose one of: {', '.join(GROUPS)}."]})
+        if not days.isdigit() or not 1 <= int(days) <= 366:
+            raise ApiError("VALIDATION_ERROR", "Invalid period.", fields={"days": ["Give 1-366."]})
+        agent_slug = getattr(request.auth, "agent_slug", None) or request.query_params.get("agent")
+        if agent_slug:
+            get_agent_or_404(request, agent_slug)
+        now = timezone.now()
+        rows = usage_series(since=now - timedelta(days=int(days)), until=now + timedelta(hours=1), by=by, agent_slug=agent_slug)
+        return Response({"by": by, "rows": rows})

@@ -15,4 +15,5 @@ urlpatterns = [
     path("memories/conflicts/<int:conflict_id>", api.ConflictDetail.as_view(), name="api-conflict"),
     path("memories/conflicts/<int:conflict_id>/resolve", api.ConflictResolve.as_view(), name="api-conflict-resolve"),
     path("memories/<int:memory_id>", api.MemoryDetail.as_view(), name="api-memory"),
+    path("stats/usage", api.StatsUsage.as_view(), name="api-stats-usage"),
 ]

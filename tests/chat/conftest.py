@@ -7,8 +7,12 @@ from decimal import Decimal
 
 import pytest
 
+from agents import llm_catalog
+from agents.audit import SYSTEM
+from agents.models import LLMModel, LLMProvider
 from chat import redis_clients
 from tenants.models import Plan, Tenant
+from tests.chat.gateway_fixtures import gateway, make_adapter  # noqa: F401 - fixtures
 from tests.fakes.openai_server import FakeOpenAI
 
 
@@ -66,3 +70,21 @@ class Route:
 def route_to(server: FakeOpenAI, name: str, **fields) -> Route:
     """A model served by the local OpenAI stand-in (its identifier is `<name>-id`)."""
     return Route(model_name=name, identifier=f"{name}-id", base_url=server.url, **fields)
+
+
+def use_models(server: FakeOpenAI, task: str, names: list[str], *, max_retries: int = 0, timeout: float = 5.0,
+               price_in: str = "0", price_out: str = "0", max_tokens: int | None = None) -> None:
+    """Configure the current tenant's `task` list with models served by the local server.
+
+    Each model's identifier at the server is `<name>-id`; one provider per call.
+    """
+    provider_name = f"local-{task}"
+    provider = LLMProvider.objects.filter(name=provider_name).first() or llm_catalog.create_provider(
+        actor=SYSTEM, name=provider_name, base_url=server.url, api_key="sk-test", timeout_seconds=timeout,
+        max_retries=max_retries,
+    )
+    for name in names:
+        if not LLMModel.objects.filter(name=name).exists():
+            llm_catalog.create_model(actor=SYSTEM, name=name, provider=provider, identifier=f"{name}-id",
+                                     price_in=price_in, price_out=price_out)
+    llm_catalog.set_task_models(task, names, actor=SYSTEM, max_tokens=max_tokens)

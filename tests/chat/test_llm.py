@@ -6,11 +6,13 @@ from decimal import Decimal
 import pytest
 from django_tenants.utils import schema_context, tenant_context
 
+from agents.audit import SYSTEM
+from agents.config import set_config_value
 from agents.models import Agent
 from chat import llm, quotas
 from chat.models import UsageAlert, UsageRecord
 from tenants.models import Tenant
-from tests.chat.conftest import give_plan, route_to
+from tests.chat.conftest import give_plan, route_to, use_models
 from tests.fakes.openai_server import FakeOpenAI, Reply
 
 pytestmark = pytest.mark.usefixtures("clean_counters")
@@ -179,3 +181,30 @@ def test_another_tenant_sees_none_of_the_usage(
         assert UsageRecord.objects.count() == 1
     with tenant_context(tenant_b):
         assert UsageRecord.objects.count() == 0
+
+
+def test_complete_follows_the_tenants_task_list_with_its_prices(agent: Agent, openai_server: FakeOpenAI) -> None:
+    # given: the tenant's replyer list is [broken, backup], both served locally
+    use_models(openai_server, "replyer", ["broken", "backup"], price_in="1", price_out="2", max_tokens=64)
+    openai_server.reply_for_model("broken-id", Reply(status=500))
+    openai_server.reply_for_model("backup-id", Reply(text="fine", tokens_in=1_000_000, tokens_out=1_000_000))
+    # when
+    completion = llm.complete("replyer", HELLO, agent=agent, platform="qq")
+    # then
+    assert (completion.model_name, completion.cost) == ("backup", Decimal("3"))
+    assert openai_server.chat_requests("backup-id")[0].body["max_tokens"] == 64
+    assert openai_server.chat_requests("backup-id")[0].api_key == "sk-test"
+    assert UsageRecord.objects.get(status="ok").cost == Decimal("3")
+
+
+def test_an_agents_model_setting_overrides_the_tenant_list(agent: Agent, openai_server: FakeOpenAI) -> None:
+    use_models(openai_server, "replyer", ["tenant-default", "agent-choice"])
+    set_config_value("agent", "models.replyer", ["agent-choice"], agent=agent, actor=SYSTEM)
+    assert llm.complete("replyer", HELLO, agent=agent).model_name == "agent-choice"
+    assert llm.complete("replyer", HELLO, agent=None).model_name == "tenant-default"
+
+
+def test_embed_uses_the_tenants_embedding_list(agent: Agent, openai_server: FakeOpenAI) -> None:
+    use_models(openai_server, "embedding", ["vectors"])
+    assert [len(v) for v in llm.embed(["a", "b"], agent=agent, dimensions=8)] == [8, 8]
+    assert openai_server.embedding_requests()[0].model == "vectors-id"

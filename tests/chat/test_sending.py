@@ -72,7 +72,7 @@ def test_the_rate_limit_is_per_tenant() -> None:
 
 def test_a_long_reply_is_split_at_sentences_within_the_limit() -> None:
     text = "First sentence here. Second one is here too. Third closes it."
-    parts = sending.fit_length(text, {"max_reply_length": 25, "reply_overflow": "split"})
+    parts = sending.fit_length(text, {"max_reply_length": 25, "reply_overflow": "split", "max_reply_parts": 3})
     assert parts == ["First sentence here.", "Second one is here too.", "Third closes it."]
     assert all(len(part) <= 25 for part in parts)
 
@@ -82,15 +82,15 @@ def test_a_long_reply_is_truncated_with_an_ellipsis_when_configured() -> None:
     assert parts == ["one two…"]
 
 
-def test_splitting_stops_at_the_maximum_number_of_parts(settings) -> None:
-    settings.SENDING_MAX_PARTS = 2
-    parts = sending.fit_length("Aa. Bb. Cc. Dd.", {"max_reply_length": 4, "reply_overflow": "split"})
+def test_splitting_stops_at_the_maximum_number_of_parts() -> None:
+    parts = sending.fit_length("Aa. Bb. Cc. Dd.", {"max_reply_length": 4, "reply_overflow": "split",
+                                                   "max_reply_parts": 2})
     assert len(parts) == 2 and all(len(part) <= 4 for part in parts)
     assert parts[0] == "Aa." and parts[1].endswith("…")
 
 
 def test_a_text_without_spaces_is_still_cut_to_the_limit() -> None:
-    parts = sending.fit_length("啊" * 25, {"max_reply_length": 10})
+    parts = sending.fit_length("啊" * 25, {"max_reply_length": 10, "max_reply_parts": 5})
     assert [len(part) for part in parts] == [10, 10, 5]
 
 
