@@ -28,13 +28,17 @@ def _agent(slug: str) -> Agent:
     return agent
 
 
-def _connected(agent: Agent) -> dict[str, bool]:
-    """Platforms with an adapter connected now, as the gateway reports them."""
-    try:
-        from chat.presence import connected_platforms
-    except ImportError:  # the gateway does not report presence
-        return {}
-    return connected_platforms(agent)
+def _connected(agent: Agent) -> list[str]:
+    """Platforms where an adapter of this agent holds the connection now (the gateway's
+    ownership keys in Redis)."""
+    from django.db import connection
+
+    from chat import redis_clients
+
+    pattern = redis_clients.key(connection.schema_name, "adapter", agent.slug, "*")
+    prefix = pattern[:-1]
+    keys = redis_clients.sync_client().scan_iter(match=pattern, count=100)
+    return sorted(k.decode()[len(prefix):] if isinstance(k, bytes) else k[len(prefix):] for k in keys)
 
 
 @member_required()
@@ -63,7 +67,7 @@ def agent_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Agent {agent.name} created. Next: give it an API key.")
             return redirect("agent", slug=agent.slug)
-    agents = [(agent, None, {}) for agent in Agent.objects.order_by("slug")]
+    agents = [(agent, None, []) for agent in Agent.objects.order_by("slug")]
     return render(request, "dashboard/agents.html", {"agents": agents, "form": form, "templates": TEMPLATES.values()}, status=400)
 
 
