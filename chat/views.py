@@ -87,6 +87,10 @@ def usage(request: HttpRequest) -> HttpResponse:
     series = usage_series(since=now - timedelta(days=days), until=now + timedelta(hours=1), by="day")
     by_agent = usage_series(since=now - timedelta(days=days), until=now + timedelta(hours=1), by="agent")
     by_model = usage_series(since=now - timedelta(days=days), until=now + timedelta(hours=1), by="model")
+    # Every day of the period gets a bar, quiet days included.
+    by_day = {row["day"]: row for row in series}
+    today = timezone.localdate()
+    series = [by_day.get((today - timedelta(days=n)).isoformat(), {"day": (today - timedelta(days=n)).isoformat(), "messages_in": 0, "tokens_in": 0, "tokens_out": 0, "cost": "0", "avg_latency_ms": 0}) for n in range(days - 1, -1, -1)]
     charts = []
     for key, label in (("messages_in", "Messages in"), ("tokens_in", "Tokens in"), ("tokens_out", "Tokens out"), ("cost", "Cost"), ("avg_latency_ms", "Avg latency (ms)")):
         values = [float(row[key]) for row in series]
