@@ -209,7 +209,7 @@ LOGGING = {
     "formatters": {
         "plain": {
             "format": (
-                "%(asctime)s %(levelname)s %(name)s tenant=%(tenant)s agent=%(agent)s request=%(request)s %(message)s"
+                "%(asctime)s %(levelname)s %(name)s tenant=%(tenant)s agent=%(agent)s request=%(request_id)s %(message)s"
             )
         }
     },

@@ -27,10 +27,11 @@ def tenant_of(request: HttpRequest):  # noqa: ANN201 - Tenant or None
 
 def membership_of(request: HttpRequest) -> Membership | None:
     tenant = tenant_of(request)
-    if tenant is None or not request.user.is_authenticated:
+    user = getattr(request, "user", None)  # absent on pages answered before authentication
+    if tenant is None or user is None or not user.is_authenticated:
         return None
     if not hasattr(request, "_membership"):
-        request._membership = Membership.objects.filter(user=request.user, tenant=tenant).first()
+        request._membership = Membership.objects.filter(user=user, tenant=tenant).first()
     return request._membership
 
 
