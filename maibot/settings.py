@@ -215,9 +215,25 @@ LOGGING = {
     },
 }
 
-# Chat pipeline: Redis counters and locks, the LLM client, heartflow, sending, chat API.
+# Chat: Redis for counters, locks and gateway state (connections in the pool, socket timeout).
 CHAT_REDIS_MAX_CONNECTIONS = env.int("CHAT_REDIS_MAX_CONNECTIONS", default=50)
 CHAT_REDIS_SOCKET_TIMEOUT = env.float("CHAT_REDIS_SOCKET_TIMEOUT", default=2.0)
+
+# Chat gateway: frame and media bounds, API-Server dedup, outbound replay, pipeline hand-off.
+CHAT_WS_MAX_FRAME_BYTES = env.int("CHAT_WS_MAX_FRAME_BYTES", default=4 * 1024 * 1024)
+CHAT_MEDIA_MAX_BYTES = env.int("CHAT_MEDIA_MAX_BYTES", default=3 * 1024 * 1024)
+CHAT_MEDIA_MAX_ITEMS = env.int("CHAT_MEDIA_MAX_ITEMS", default=20)
+CHAT_SEGMENT_MAX_DEPTH = env.int("CHAT_SEGMENT_MAX_DEPTH", default=8)
+CHAT_SEGMENT_MAX_COUNT = env.int("CHAT_SEGMENT_MAX_COUNT", default=500)
+CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", default=8000)
+CHAT_DEDUP_SECONDS = env.int("CHAT_DEDUP_SECONDS", default=3600)
+CHAT_DEDUP_MAX_IDS = env.int("CHAT_DEDUP_MAX_IDS", default=10_000)
+CHAT_REPLAY_MAX_MESSAGES = env.int("CHAT_REPLAY_MAX_MESSAGES", default=500)
+CHAT_REPLAY_MAX_AGE_SECONDS = env.int("CHAT_REPLAY_MAX_AGE_SECONDS", default=24 * 3600)
+CHAT_PIPELINE_MAX_TASKS = env.int("CHAT_PIPELINE_MAX_TASKS", default=200)
+CHAT_WS_SEND_TIMEOUT = env.float("CHAT_WS_SEND_TIMEOUT", default=10.0)
+
+# Chat pipeline: the LLM client, quotas, heartflow, planner, sending, chat API.
 LLM_MAX_TIMEOUT_SECONDS = env.float("LLM_MAX_TIMEOUT_SECONDS", default=120.0)
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=5)
 LLM_RETRY_BACKOFF_SECONDS = env.float("LLM_RETRY_BACKOFF_SECONDS", default=0.5)

@@ -1,4 +1,4 @@
-"""Fixtures for chat tests: clean Redis counters and plans with small limits."""
+"""Fixtures for chat tests: the gateway, clean Redis counters, plans with small limits, local models."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -12,6 +12,7 @@ from agents.audit import SYSTEM
 from agents.models import LLMModel, LLMProvider
 from chat import redis_clients
 from tenants.models import Plan, Tenant
+from tests.chat.gateway_fixtures import gateway, make_adapter  # noqa: F401 - fixtures
 from tests.fakes.openai_server import FakeOpenAI
 
 
