@@ -14,14 +14,12 @@ function; Redis keys are built from the tenant's schema name explicitly.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -331,14 +329,6 @@ def _record_turn(tenant: Tenant, turn: TurnInput, platform: str, stream_id: str,
 
 
 async def _publish(schema_name: str, agent_slug: str, event: dict[str, Any]) -> None:
-    """Tell the dashboard's live view; a failing channel layer must not fail the turn."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        await asyncio.wait_for(
-            layer.group_send(f"live.{schema_name}.{agent_slug}", {"type": "live.event", "event": event}),
-            timeout=settings.CHAT_LIVE_EVENT_TIMEOUT,
-        )
-    except Exception:  # noqa: BLE001 - the live view is best effort
-        logger.warning("live event %s not published", event.get("kind"), exc_info=True)
+    from chat import delivery
+
+    await delivery.publish_live_event(schema_name, agent_slug, event)
