@@ -18,6 +18,7 @@ from chat import pipeline, redis_clients, services
 from chat.models import Message
 from chat.protocol import InboundMessage
 from tenants.models import Plan, Tenant
+from tenants.services import forget_hosts
 from tests.chat.gateway_fixtures import gateway, make_adapter  # noqa: F401 - fixtures
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -159,6 +160,9 @@ def committed(transactional_db, tenant_a: Tenant, tenant_b: Tenant) -> Iterator[
     emptied before (other tests' background turns may have finished late) and after."""
     connection.set_schema_to_public()
     wipe_tenant_schemas(tenant_a, tenant_b)
+    # After a flush the tenants' rows are new; the cached host lookups still hold the old ones.
+    forget_hosts(tenant_a)
+    forget_hosts(tenant_b)
     yield
     connection.set_schema_to_public()
     wipe_tenant_schemas(tenant_a, tenant_b)
