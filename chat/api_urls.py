@@ -8,5 +8,4 @@ urlpatterns = [
     path("chat", chat_api.ChatView.as_view(), name="api-chat"),
     path("chat/stream", chat_api.ChatStreamView.as_view(), name="api-chat-stream"),
     path("chat/history", chat_api.ChatHistoryView.as_view(), name="api-chat-history"),
-    path("usage", chat_api.UsageView.as_view(), name="api-usage"),
 ]

@@ -1,4 +1,4 @@
-"""`/api/v2/chat…`: talk to an agent over HTTP, read a chat's history, see the plan's usage.
+"""`/api/v2/chat…`: talk to an agent over HTTP, and read a chat's history.
 
 `POST /chat` runs the same pipeline turn as an adapter message and answers with the
 decision and the reply; `POST /chat/stream` does the same as server-sent events
@@ -22,7 +22,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents.models import Agent
-from chat import quotas
 from chat.models import ChatStream, Message, stream_id_for
 from chat.playground import ChatTurn, answer_http_message, earlier_answer, store_http_message
 from maibot import context
@@ -253,25 +252,3 @@ class ChatHistoryView(TenantAPIView):
             raise not_found("chat")
         messages = Message.objects.filter(stream=stream).select_related("sender").order_by("-pk")
         return self.paginate(messages, HistoryMessageSerializer)
-
-
-class UsageView(TenantAPIView):
-    required_scopes = {"GET": "config_read"}
-    required_roles = {"GET": "viewer"}
-
-    @extend_schema(
-        responses=inline_serializer("UsageSummary", {
-            "day": serializers.CharField(), "month": serializers.CharField(),
-            "tokens_today": serializers.IntegerField(), "requests_today": serializers.IntegerField(),
-            "cost_month": serializers.DecimalField(max_digits=20, decimal_places=6),
-            "limits": serializers.DictField(), "levels": serializers.DictField(), "level": serializers.CharField(),
-            "resets": serializers.DictField(),
-        }),
-        summary="LLM use today and this month against the plan's limits",
-    )
-    def get(self, request: Request) -> Response:
-        summary = quotas.usage_summary(request.api_tenant)
-        summary["cost_month"] = str(summary["cost_month"])
-        summary["limits"] = {k: (str(v) if v is not None and not isinstance(v, int) else v)
-                             for k, v in summary["limits"].items()}
-        return Response(summary)

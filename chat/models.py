@@ -137,7 +137,8 @@ class Message(models.Model):
         return self.direction == self.Direction.OUT
 
 
-# --- LLM usage and pipeline turns (owner: the pipeline) ----------------------------------------
+# --- LLM usage, quota alerts and pipeline turns (owner: the pipeline) ------------------------
+
 
 class UsageRecord(models.Model):
     """One LLM call (or one refused by quota): what it cost and how it went.

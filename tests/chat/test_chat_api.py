@@ -202,7 +202,7 @@ def test_usage_shows_todays_tokens_against_the_plan(
     openai_server.reply_for_model("talker-id", Reply(text="ok", tokens_in=40, tokens_out=2))
     post(key_client(host_a, key_for(tenant_a, "mai", scopes=("chat",))), "chat", PRIVATE)
     response = key_client(host_a, key_for(tenant_a, "mai", scopes=("config_read",))).get("/api/v2/usage")
-    data = response.json()["data"]
+    summary = response.json()["data"]["summary"]
     assert response.status_code == 200
-    assert (data["tokens_today"], data["requests_today"], data["level"]) == (42, 1, "ok")
-    assert data["limits"]["daily_tokens"] == 1_000_000
+    assert (summary["tokens_today"], summary["requests_today"], summary["level"]) == (42, 1, "ok")
+    assert summary["limits"]["daily_tokens"] == 1_000_000
