@@ -1,7 +1,9 @@
 """The reply pipeline end to end: stored message in, decision recorded, reply out to the adapter."""
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -207,8 +209,6 @@ def test_a_burst_of_messages_is_answered_in_one_turn(tenant_a: Tenant, mai: Agen
     burst = [say(mai, text, group_id=None) for text in ("wait", "one more thing", "are you there?")]
 
     async def arrive_together() -> None:
-        import asyncio
-
         stream = burst[0].stream
         await asyncio.gather(*(
             pipeline.handle_inbound(tenant_a, "mai", "qq", stream.stream_id, m.pk) for m in burst
@@ -227,8 +227,6 @@ def test_the_live_view_hears_the_plan_and_the_reply(tenant_a: Tenant, mai: Agent
     message = say(mai, "hello", group_id=None)
 
     async def listen_while_handling() -> list[dict]:
-        import asyncio
-
         layer = get_channel_layer()
         channel = await layer.new_channel()
         await layer.group_add(f"live.{tenant_a.schema_name}.mai", channel)
@@ -266,3 +264,31 @@ def test_another_tenant_with_the_same_ids_gets_its_own_answers(
         assert Turn.objects.count() == 1
         assert "hi from A" not in openai_server.chat_requests("talker-b-id")[0].prompt_text
     assert Turn.objects.count() == 1
+
+
+def test_replies_in_different_chats_are_written_at_the_same_time(
+    tenant_a: Tenant, mai: Agent, openai_server: FakeOpenAI
+) -> None:
+    # given: the model answers only once two requests are waiting together
+    both_waiting = threading.Barrier(2, timeout=5)
+
+    def answer(body: dict) -> Reply:
+        try:
+            both_waiting.wait()
+        except threading.BrokenBarrierError:
+            return Reply(status=500, error_message="calls were not concurrent")
+        return Reply(text="together")
+
+    openai_server.respond_with(answer)
+    first = say(mai, "hi", group_id=None, user_id="u1")
+    second = say(mai, "hi", group_id=None, user_id="u2")
+
+    async def both_chats() -> None:
+        await asyncio.gather(*(
+            pipeline.handle_inbound(tenant_a, "mai", "qq", m.stream.stream_id, m.pk) for m in (first, second)
+        ))
+
+    # when
+    async_to_sync(both_chats)()
+    # then
+    assert [r.text for r in replies_in(first) + replies_in(second)] == ["together", "together"]
