@@ -152,20 +152,24 @@ def _truncate(text: str, limit: int) -> str:
 def _split(text: str, limit: int) -> list[str]:
     """Greedy packing of sentences (then words, then characters) into parts ≤ limit."""
     pieces: list[str] = []
-    for sentence in (s for s in SENTENCE_END.split(text) if s.strip()):
-        while len(sentence) > limit:
+    for sentence in SENTENCE_END.split(text):
+        sentence = sentence.strip() if not pieces else sentence.rstrip()
+        while len(sentence.strip()) > limit:
+            sentence = sentence.strip()
             space = sentence.rfind(" ", 0, limit + 1)
             at = space if space > 0 else limit
             pieces.append(sentence[:at])
             sentence = sentence[at:]
-        pieces.append(sentence)
+        if sentence.strip():
+            pieces.append(sentence)
     parts: list[str] = []
     current = ""
     for piece in pieces:
         if current and len(current) + len(piece) > limit:
             parts.append(current.strip())
-            current = ""
-        current += piece
+            current = piece.lstrip()
+        else:
+            current += piece
     if current.strip():
         parts.append(current.strip())
     return [part for part in parts if part]

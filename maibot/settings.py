@@ -242,7 +242,8 @@ CHAT_TURN_LOCK_SECONDS = env.int("CHAT_TURN_LOCK_SECONDS", default=300)
 CHAT_TURN_MAX_MESSAGES = env.int("CHAT_TURN_MAX_MESSAGES", default=20)
 PLANNER_MAX_TOKENS = env.int("PLANNER_MAX_TOKENS", default=200)
 CHAT_TURN_WAIT_SECONDS = env.float("CHAT_TURN_WAIT_SECONDS", default=30.0)
-CHAT_LIVE_EVENT_TIMEOUT = env.float("CHAT_LIVE_EVENT_TIMEOUT", default=2.0)
+CHAT_STREAM_MAX_EVENTS = env.int("CHAT_STREAM_MAX_EVENTS", default=4096)
+CHAT_LLM_CONCURRENCY = env.int("CHAT_LLM_CONCURRENCY", default=8)
 
 # Memory and embeddings
 EMBEDDING_BATCH_SIZE = env.int("EMBEDDING_BATCH_SIZE", default=64)
@@ -272,7 +273,6 @@ CELERY_BEAT_SCHEDULE = {
     "maintenance": {"task": "memory.dispatch", "schedule": MAINTENANCE_INTERVAL_SECONDS, "args": ("maintenance",)},
     "statistics": {"task": "memory.dispatch", "schedule": STATS_INTERVAL_SECONDS, "args": ("stats",)},
 }
-# Chat: Redis for counters, locks and gateway state (connections in the pool, socket timeout).
 
 # Chat gateway: frame and media bounds, API-Server dedup, outbound replay, pipeline hand-off.
 CHAT_WS_MAX_FRAME_BYTES = env.int("CHAT_WS_MAX_FRAME_BYTES", default=4 * 1024 * 1024)
