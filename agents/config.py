@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
+from agents import audit
 from agents.audit import Actor
 from agents.config_schema import AGENT_ROW_KEYS, SCHEMA, WRITABLE_LAYERS
 from agents.models import Agent, ConfigChange, ConfigValue
@@ -127,6 +128,7 @@ def _change(layer: str, key: str, value: Any, *, agent: Agent | None, platform: 
             layer=layer, agent_slug=agent.slug if agent and layer != "tenant" else "", platform=platform, key=key,
             action=action, old=old, new=value, actor=actor.name, request_id=actor.request_id,
         )
+        audit.record(actor, f"config.{action}", "config", f"{layer}:{change.agent_slug or '-'}:{platform or '-'}:{key}", {"old": old, "new": value})
         # Now, and again after commit: a reader between the two may have cached the old state.
         forget_cached_config()
         transaction.on_commit(forget_cached_config)

@@ -135,7 +135,6 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES", default=3600)
-CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 CONFIG_CACHE_SECONDS = env.int("CONFIG_CACHE_SECONDS", default=300)
@@ -191,6 +190,7 @@ SPECTACULAR_SETTINGS = {
         "or with the dashboard session on the tenant's host."
     ),
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"MemoryLevelEnum": "memory.models.Memory.Level"},
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -215,9 +215,56 @@ LOGGING = {
     },
 }
 
-# Chat: Redis for counters, locks and gateway state (connections in the pool, socket timeout).
+# Chat pipeline: Redis counters and locks, the LLM client, heartflow, sending, chat API.
 CHAT_REDIS_MAX_CONNECTIONS = env.int("CHAT_REDIS_MAX_CONNECTIONS", default=50)
 CHAT_REDIS_SOCKET_TIMEOUT = env.float("CHAT_REDIS_SOCKET_TIMEOUT", default=2.0)
+LLM_MAX_TIMEOUT_SECONDS = env.float("LLM_MAX_TIMEOUT_SECONDS", default=120.0)
+LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=5)
+LLM_RETRY_BACKOFF_SECONDS = env.float("LLM_RETRY_BACKOFF_SECONDS", default=0.5)
+LLM_RETRY_BACKOFF_MAX_SECONDS = env.float("LLM_RETRY_BACKOFF_MAX_SECONDS", default=8.0)
+LLM_DEFAULT_MAX_TOKENS = env.int("LLM_DEFAULT_MAX_TOKENS", default=1024)
+LLM_MAX_RESPONSE_CHARS = env.int("LLM_MAX_RESPONSE_CHARS", default=32_000)
+LLM_HTTP_MAX_CONNECTIONS = env.int("LLM_HTTP_MAX_CONNECTIONS", default=100)
+LLM_EMBED_BATCH_SIZE = env.int("LLM_EMBED_BATCH_SIZE", default=64)
+QUOTA_CHARS_PER_TOKEN = env.float("QUOTA_CHARS_PER_TOKEN", default=1.0)
+HEARTFLOW_BASE_THRESHOLD = env.float("HEARTFLOW_BASE_THRESHOLD", default=1.0)
+HEARTFLOW_THRESHOLD_RISE = env.float("HEARTFLOW_THRESHOLD_RISE", default=0.5)
+HEARTFLOW_MAX_SILENT_TURNS = env.int("HEARTFLOW_MAX_SILENT_TURNS", default=6)
+CHAT_TURN_LOCK_SECONDS = env.int("CHAT_TURN_LOCK_SECONDS", default=300)
+CHAT_TURN_MAX_MESSAGES = env.int("CHAT_TURN_MAX_MESSAGES", default=20)
+PLANNER_MAX_TOKENS = env.int("PLANNER_MAX_TOKENS", default=200)
+CHAT_TURN_WAIT_SECONDS = env.float("CHAT_TURN_WAIT_SECONDS", default=30.0)
+CHAT_LIVE_EVENT_TIMEOUT = env.float("CHAT_LIVE_EVENT_TIMEOUT", default=2.0)
+
+# Memory and embeddings
+EMBEDDING_BATCH_SIZE = env.int("EMBEDDING_BATCH_SIZE", default=64)
+EMBEDDING_MAX_CHARS = env.int("EMBEDDING_MAX_CHARS", default=2000)
+EMBEDDING_TORCH_THREADS = env.int("EMBEDDING_TORCH_THREADS", default=2)
+MEMORY_CONTENT_MAX_CHARS = env.int("MEMORY_CONTENT_MAX_CHARS", default=8000)
+MEMORY_BATCH_MAX = env.int("MEMORY_BATCH_MAX", default=100)
+MEMORY_SEARCH_MAX_K = env.int("MEMORY_SEARCH_MAX_K", default=50)
+MEMORY_HNSW_EF_SEARCH = env.int("MEMORY_HNSW_EF_SEARCH", default=100)
+MEMORY_REPLY_MIN_SCORE = env.float("MEMORY_REPLY_MIN_SCORE", default=0.25)
+MEMORY_MERGE_MAX_TOKENS = env.int("MEMORY_MERGE_MAX_TOKENS", default=600)
+SUMMARY_MAX_MESSAGES = env.int("SUMMARY_MAX_MESSAGES", default=200)
+SUMMARY_MAX_CHARS = env.int("SUMMARY_MAX_CHARS", default=12000)
+SUMMARY_MAX_MEMORIES = env.int("SUMMARY_MAX_MEMORIES", default=8)
+SUMMARY_MAX_TOKENS = env.int("SUMMARY_MAX_TOKENS", default=800)
+SUMMARY_MIN_MESSAGES = env.int("SUMMARY_MIN_MESSAGES", default=5)
+SUMMARY_INTERVAL_SECONDS = env.int("SUMMARY_INTERVAL_SECONDS", default=3600)
+SUMMARY_CHECK_SECONDS = env.int("SUMMARY_CHECK_SECONDS", default=60)
+ACTIVE_AGENT_WINDOW_HOURS = env.int("ACTIVE_AGENT_WINDOW_HOURS", default=24)
+MAINTENANCE_INTERVAL_SECONDS = env.int("MAINTENANCE_INTERVAL_SECONDS", default=3600)
+PURGE_BATCH = env.int("PURGE_BATCH", default=5000)
+STATS_INTERVAL_SECONDS = env.int("STATS_INTERVAL_SECONDS", default=600)
+
+CELERY_BEAT_SCHEDULE = {
+    "summaries-when-due": {"task": "memory.dispatch", "schedule": SUMMARY_CHECK_SECONDS, "args": ("summarise_due",)},
+    "summaries-scheduled": {"task": "memory.dispatch", "schedule": SUMMARY_INTERVAL_SECONDS, "args": ("summarise_all",)},
+    "maintenance": {"task": "memory.dispatch", "schedule": MAINTENANCE_INTERVAL_SECONDS, "args": ("maintenance",)},
+    "statistics": {"task": "memory.dispatch", "schedule": STATS_INTERVAL_SECONDS, "args": ("stats",)},
+}
+# Chat: Redis for counters, locks and gateway state (connections in the pool, socket timeout).
 
 # Chat gateway: frame and media bounds, API-Server dedup, outbound replay, pipeline hand-off.
 CHAT_WS_MAX_FRAME_BYTES = env.int("CHAT_WS_MAX_FRAME_BYTES", default=4 * 1024 * 1024)

@@ -12,4 +12,6 @@ urlpatterns = [
     path("api/v2/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v2/", include("tenants.api_urls")),
     path("api/v2/", include("agents.api_urls")),
+    path("api/v2/", include("chat.usage_urls")),
+    path("api/v2/", include("memory.api_urls")),
 ]

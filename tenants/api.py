@@ -1,6 +1,7 @@
 """`/api/v2/tenants` on the public host: staff manage organisations."""
 from __future__ import annotations
 
+from django_tenants.utils import tenant_context
 from drf_spectacular.utils import extend_schema
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.permissions import IsAdminUser
@@ -8,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agents import audit
 from maibot.api.errors import ApiError, not_found
 from maibot.api.pagination import EnvelopePagination
 from tenants import services
@@ -18,6 +20,12 @@ from tenants.serializers import DeleteConfirmSerializer, PlanChangeSerializer, T
 class StaffAPIView(APIView):
     authentication_classes = [SessionAuthentication, BasicAuthentication]
     permission_classes = [IsAdminUser]
+
+    def audit(self, tenant: Tenant, action: str, changes: dict | None = None) -> None:
+        """Staff actions on a tenant show up in that tenant's own audit log."""
+        actor = audit.Actor(f"staff:{self.request.user.get_username()}", getattr(self.request, "request_id", ""))
+        with tenant_context(tenant):
+            audit.record(actor, action, "tenant", tenant.slug, changes)
 
     def tenant(self, slug: str) -> Tenant:
         tenant = Tenant.objects.select_related("plan").filter(slug=slug).first()
@@ -75,13 +83,17 @@ class TenantDetail(StaffAPIView):
 class TenantSuspend(StaffAPIView):
     @extend_schema(request=None, responses=TenantSerializer, summary="Suspend a tenant (staff)")
     def post(self, request: Request, slug: str) -> Response:
-        return Response(TenantSerializer(services.suspend_tenant(self.tenant(slug).slug)).data)
+        tenant = services.suspend_tenant(self.tenant(slug).slug)
+        self.audit(tenant, "tenant.suspend")
+        return Response(TenantSerializer(tenant).data)
 
 
 class TenantResume(StaffAPIView):
     @extend_schema(request=None, responses=TenantSerializer, summary="Resume a tenant (staff)")
     def post(self, request: Request, slug: str) -> Response:
-        return Response(TenantSerializer(services.resume_tenant(self.tenant(slug).slug)).data)
+        tenant = services.resume_tenant(self.tenant(slug).slug)
+        self.audit(tenant, "tenant.resume")
+        return Response(TenantSerializer(tenant).data)
 
 
 class TenantPlan(StaffAPIView):
@@ -90,4 +102,5 @@ class TenantPlan(StaffAPIView):
         serializer = PlanChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         tenant = services.change_plan(self.tenant(slug).slug, serializer.validated_data["plan"])
+        self.audit(tenant, "tenant.plan", {"plan": tenant.plan.name})
         return Response(TenantSerializer(tenant).data)

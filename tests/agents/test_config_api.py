@@ -81,3 +81,13 @@ def test_export_and_import_round_trip_over_the_api(member_client, agent_a):
 
     assert imported.json()["data"]["written"] >= 1
     assert admin.get("/api/v2/agents/mai/config").json()["data"]["values"]["memory_enabled"] is False
+
+
+def test_config_changes_land_in_the_audit_log_with_the_request_id(member_client, agent_a):
+    admin = member_client("admin")
+
+    admin.put("/api/v2/agents/mai/config/agent", {"values": {"talk_frequency": 0.2}}, content_type="application/json", HTTP_X_REQUEST_ID="cfg-1")
+
+    entry = admin.get("/api/v2/audit?object_type=config").json()["data"]["items"][0]
+    assert (entry["action"], entry["object_id"], entry["request_id"]) == ("config.set", "agent:mai:-:talk_frequency", "cfg-1")
+    assert entry["changes"] == {"old": None, "new": 0.2}

@@ -120,9 +120,19 @@ def make_adapter(transactional_db) -> Iterator[Callable[..., Awaitable[Adapter]]
         return await sync_to_async(make_now)(tenant, slug, scopes, active, account)
 
     yield make
+    _wait_for_pipeline_runs()
     for tenant, slug in created:
         with tenant_context(tenant):
             Agent.objects.filter(slug=slug).delete()
+
+
+def _wait_for_pipeline_runs(timeout: float = 10.0) -> None:
+    """Let turns started by the test finish before their agent is deleted under them."""
+    from chat import consumers
+
+    deadline = time.monotonic() + timeout
+    while consumers._pipeline_runs and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 # --- raw WebSocket clients ---------------------------------------------------------------------------

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django_tenants.utils import tenant_context
 
+from agents.models import AuditEntry
 from tenants.models import Tenant
 
 
@@ -26,6 +28,9 @@ def test_staff_list_suspend_resume_and_change_plan(tenant_a):
     assert moved.json()["data"]["plan"] == "pro"
     tenant_a.refresh_from_db()
     assert tenant_a.plan.name == "pro"
+    with tenant_context(tenant_a):
+        actions = list(AuditEntry.objects.order_by("id").values_list("action", "actor"))
+    assert actions == [("tenant.suspend", "staff:staff@example.com"), ("tenant.resume", "staff:staff@example.com"), ("tenant.plan", "staff:staff@example.com")]
 
 
 def test_a_non_staff_user_is_refused(tenant_a):
