@@ -13,7 +13,7 @@ from maim_message import RouteConfig, Router, TargetConfig
 from chat.delivery import send_to_adapter
 from chat.models import ChatStream, Message
 from tests.chat.gateway_fixtures import RECEIVE_TIMEOUT, connect_legacy, message_frame, receive_json
-from tests.chat.test_gateway import barrier, wait_until_connected
+from tests.chat.test_gateway import barrier, stop_router, wait_until_connected
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -139,8 +139,7 @@ async def test_replies_to_an_offline_adapter_are_replayed_in_order_on_reconnect(
     try:
         await asyncio.wait_for(arrived.wait(), timeout=10)
     finally:
-        await router.stop()
-        task.cancel()
+        await stop_router(router, task)
     assert [texts_of(frame) for frame in received] == [["one"], ["two"], ["three"]]
     assert [m.delivery for m in await outbound_rows(adapter)] == ["sent"] * 3
 
@@ -182,8 +181,7 @@ async def test_message_id_echo_records_the_platform_id(gateway, tenant_a, make_a
 
         [row] = await until(delivered)
     finally:
-        await router.stop()
-        task.cancel()
+        await stop_router(router, task)
     # then
     assert row.platform_actual_id == "778899"
     assert row.delivered_at is not None
