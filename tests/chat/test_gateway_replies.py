@@ -14,7 +14,7 @@ from maim_message import BaseMessageInfo, GroupInfo, MessageBase, RouteConfig, R
 from agents.audit import SYSTEM
 from agents.config import set_config_values
 from agents.models import Agent, LLMModel, LLMProvider, TaskModelList
-from chat.models import Message, Turn
+from chat.models import Message, Turn, UsageAlert, UsageRecord
 from tests.chat.conftest import use_models
 from tests.chat.gateway_fixtures import RECEIVE_TIMEOUT
 from tests.chat.test_gateway import stop_router, wait_until_connected
@@ -27,13 +27,19 @@ MODELS = {"replyer": "gw-talker", "planner": "gw-thinker"}
 
 
 @pytest.fixture
-def local_models(transactional_db, tenant_a, openai_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
-    """Tenant A's replyer and planner lists point at the local server; removed afterwards."""
+def local_models(transactional_db, tenant_a, openai_server: FakeOpenAI, clean_counters) -> Iterator[FakeOpenAI]:
+    """Tenant A's replyer and planner lists point at the local server.
+
+    Afterwards the models, their usage rows and (through clean_counters) the quota counters
+    are gone again: these tests commit, and later tests count tenant A's usage from zero.
+    """
     with tenant_context(tenant_a):
         for task, name in MODELS.items():
             use_models(openai_server, task, [name])
     yield openai_server
     with tenant_context(tenant_a):
+        UsageRecord.objects.filter(model_name__in=list(MODELS.values())).delete()
+        UsageAlert.objects.all().delete()
         TaskModelList.objects.filter(task__in=list(MODELS)).delete()
         LLMModel.objects.filter(name__in=list(MODELS.values())).delete()
         LLMProvider.objects.filter(name__in=[f"local-{task}" for task in MODELS]).delete()
