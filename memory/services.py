@@ -100,6 +100,10 @@ def _clean(fields: dict[str, Any], *, current: Memory | None = None) -> dict[str
             if value is not None and not isinstance(moment, datetime):
                 problems[name] = ["Give an ISO 8601 date and time, or null."]
             cleaned[name] = moment
+    for name, value in cleaned.items():
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            problems.setdefault(name, []).append("Text may not contain NUL characters.")
     if not problems:
         level = cleaned.get("level", current.level if current else None)
         platform = cleaned.get("platform", current.platform if current else "")
