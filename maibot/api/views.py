@@ -8,9 +8,9 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from agents.audit import Actor
-from maibot.api.errors import ApiError
 from maibot.api.access import actor_of
 from maibot.api.authentication import ApiKeyAuthentication, TenantSessionAuthentication
+from maibot.api.errors import ApiError
 from maibot.api.pagination import EnvelopePagination
 from maibot.api.permissions import ScopedPermission
 from maibot.api.throttling import KeyAndTenantThrottle
