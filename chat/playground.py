@@ -18,7 +18,7 @@ from channels.db import database_sync_to_async
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from chat import pipeline, services
+from chat import delivery, pipeline, services
 from chat.models import Message, Turn
 from chat.protocol import InboundMessage
 
@@ -53,10 +53,16 @@ class ChatTurn:
 @dataclass(frozen=True)
 class PlaygroundResult:
     reply: str | None
-    decision: str
+    action: str  # the plan's decision: reply / silent
     reason: str
-    memories: list[Any]
+    stage: str
+    memories: list[dict[str, Any]]  # title, content, level, score of each memory used
+    stream_id: str
     turn: ChatTurn
+
+    @property
+    def decision(self) -> str:
+        return self.action
 
 
 def store_http_message(
@@ -99,6 +105,11 @@ async def answer_http_message(
     Raises TimeoutError when the chat stays busy with another turn.
     """
     stream, message = received.stream, received.message
+    await delivery.publish_live_event(tenant.schema_name, agent.slug, {
+        "kind": "message_in", "platform": stream.platform, "stream_id": stream.stream_id, "message_pk": message.pk,
+        "group_id": stream.group_id, "user_id": message.sender.user_id if message.sender else "",
+        "speaker": message.sender.display_name if message.sender else "", "text": message.text,
+    })
     result = await pipeline.answer_now(tenant, agent.slug, stream.platform, stream.stream_id, message.pk,
                                        on_delta=on_delta)
     if result is None:
@@ -116,15 +127,24 @@ def _earlier_answer_async(tenant: Tenant, received: services.Received) -> ChatTu
         return earlier_answer(received)
 
 
-def playground_turn(agent: Agent, text: str, user_name: str) -> PlaygroundResult:
-    """Talk to `agent` as `user_name` in a private chat on the "playground" platform.
+def playground_turn(agent: Agent, text: str, user_name: str = "guest", *, user_id: str | None = None
+                    ) -> PlaygroundResult:
+    """Talk to `agent` as a test user in a private chat on the "playground" platform.
 
     Sync, for dashboard views; must be called inside the tenant's schema. The turn is
-    the real pipeline (config, planner, replyer, memories, quotas, sending policy).
+    the real pipeline (config, planner, replyer, memories, quotas, sending policy); the
+    reply comes back here instead of going to an adapter.
     """
     tenant = connection.tenant
     user_name = (user_name or "guest").strip()[:200] or "guest"
-    received = store_http_message(agent, platform=PLAYGROUND_PLATFORM, user_id=user_name, nickname=user_name,
-                                  text=text)
+    received = store_http_message(agent, platform=PLAYGROUND_PLATFORM, user_id=(user_id or user_name)[:128],
+                                  nickname=user_name, text=text)
     turn = async_to_sync(answer_http_message)(tenant, agent, received)
-    return PlaygroundResult(turn.reply, turn.action, turn.reason, turn.memories, turn)
+    memories = [_memory_dict(hit) for hit in turn.memories]
+    return PlaygroundResult(turn.reply, turn.action, turn.reason, turn.stage, memories, turn.stream_id, turn)
+
+
+def _memory_dict(hit: Any) -> dict[str, Any]:
+    if hasattr(hit, "as_dict"):
+        return hit.as_dict()
+    return {name: getattr(hit, name, None) for name in ("id", "title", "content", "level", "score")}

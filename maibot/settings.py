@@ -99,6 +99,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tenants.dashboard.dashboard_context",
             ]
         },
     }
@@ -155,6 +156,13 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="MaiBot Cloud <noreply@localhost>")
+TENANT_SWITCH_TOKEN_SECONDS = env.int("TENANT_SWITCH_TOKEN_SECONDS", default=60)
+DASHBOARD_PAGE_SIZE = env.int("DASHBOARD_PAGE_SIZE", default=50)
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MULTITENANT_RELATIVE_MEDIA_ROOT = "tenants/%s"
@@ -201,7 +209,7 @@ LOGGING = {
     "formatters": {
         "plain": {
             "format": (
-                "%(asctime)s %(levelname)s %(name)s tenant=%(tenant)s agent=%(agent)s request=%(request)s %(message)s"
+                "%(asctime)s %(levelname)s %(name)s tenant=%(tenant)s agent=%(agent)s request=%(request_id)s %(message)s"
             )
         }
     },
