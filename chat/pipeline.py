@@ -310,13 +310,15 @@ async def _call_models(work: Callable[[], Any]) -> Any:
 
 
 async def _plan_with_model(tenant: Tenant, turn: TurnInput, platform: str, stream_id: str) -> planner.Decision:
+    zone = sending.zone(turn.config.get("timezone"))
+
     def plan() -> planner.Decision:
         with tenant_context(tenant):
             return planner.decide_with_model(
                 turn.agent, platform=platform, stream_id=stream_id,
                 persona=turn.config.get("persona") or turn.agent.persona,
-                transcript=turn.transcript, new_lines=[line.transcript_line(turn.agent.name, sending.zone(turn.config.get("timezone")))
-                           for line in turn.new],
+                transcript=turn.transcript,
+                new_lines=[line.transcript_line(turn.agent.name, zone) for line in turn.new],
             )
 
     return await _call_models(plan)

@@ -53,16 +53,10 @@ class ChatTurn:
 @dataclass(frozen=True)
 class PlaygroundResult:
     reply: str | None
-    action: str  # the plan's decision: reply / silent
+    decision: str
     reason: str
-    stage: str
-    memories: list[dict[str, Any]]  # title, content, level, score of each memory used
-    stream_id: str
+    memories: list[Any]
     turn: ChatTurn
-
-    @property
-    def decision(self) -> str:
-        return self.action
 
 
 def store_http_message(
@@ -127,24 +121,15 @@ def _earlier_answer_async(tenant: Tenant, received: services.Received) -> ChatTu
         return earlier_answer(received)
 
 
-def playground_turn(agent: Agent, text: str, user_name: str = "guest", *, user_id: str | None = None
-                    ) -> PlaygroundResult:
-    """Talk to `agent` as a test user in a private chat on the "playground" platform.
+def playground_turn(agent: Agent, text: str, user_name: str) -> PlaygroundResult:
+    """Talk to `agent` as `user_name` in a private chat on the "playground" platform.
 
     Sync, for dashboard views; must be called inside the tenant's schema. The turn is
-    the real pipeline (config, planner, replyer, memories, quotas, sending policy); the
-    reply comes back here instead of going to an adapter.
+    the real pipeline (config, planner, replyer, memories, quotas, sending policy).
     """
     tenant = connection.tenant
     user_name = (user_name or "guest").strip()[:200] or "guest"
-    received = store_http_message(agent, platform=PLAYGROUND_PLATFORM, user_id=(user_id or user_name)[:128],
-                                  nickname=user_name, text=text)
+    received = store_http_message(agent, platform=PLAYGROUND_PLATFORM, user_id=user_name, nickname=user_name,
+                                  text=text)
     turn = async_to_sync(answer_http_message)(tenant, agent, received)
-    memories = [_memory_dict(hit) for hit in turn.memories]
-    return PlaygroundResult(turn.reply, turn.action, turn.reason, turn.stage, memories, turn.stream_id, turn)
-
-
-def _memory_dict(hit: Any) -> dict[str, Any]:
-    if hasattr(hit, "as_dict"):
-        return hit.as_dict()
-    return {name: getattr(hit, name, None) for name in ("id", "title", "content", "level", "score")}
+    return PlaygroundResult(turn.reply, turn.action, turn.reason, turn.memories, turn)

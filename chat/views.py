@@ -70,9 +70,14 @@ def playground(request: HttpRequest, slug: str) -> HttpResponse:
             error = "Write a message of 1-2000 characters."
         else:
             try:
-                result = playground_turn(agent, text, user_id=f"dashboard-{request.user.pk}", user_name=request.user.get_username().split("@")[0])
+                outcome = playground_turn(agent, text, f"dashboard-{request.user.get_username().split('@')[0]}")
             except Exception as problem:  # noqa: BLE001 - show the operator what went wrong
                 error = f"{type(problem).__name__}: {problem}"
+            else:
+                result = {
+                    "reply": outcome.reply, "action": outcome.decision, "reason": outcome.reason, "stage": outcome.turn.stage,
+                    "memories": [m.as_dict() if hasattr(m, "as_dict") else m for m in outcome.memories],
+                }
     return render(request, "dashboard/playground.html", {"agent": agent, "result": result, "text": text, "error": error},
                   status=400 if error else 200)
 

@@ -15,7 +15,7 @@ def test_a_playground_turn_answers_with_the_decision_and_stores_the_chat(
     openai_server.reply_for_model("talker-id", "Welcome to the library!")
     result = services.playground_turn(mai, "hello, who are you?", "alice@example.com")
     assert result.reply == "Welcome to the library!"
-    assert (result.action, result.reason, result.stage, result.memories) == ("reply", "private chat", "planner", [])
+    assert (result.decision, result.reason, result.memories) == ("reply", "private chat", [])
     stream = ChatStream.objects.get(platform="playground")
     assert stream.private_user_id == "alice@example.com"
     assert list(Message.objects.filter(stream=stream).values_list("direction", "text")) == [
@@ -26,6 +26,6 @@ def test_a_playground_turn_answers_with_the_decision_and_stores_the_chat(
 def test_the_playground_follows_the_agents_config(mai: Agent, openai_server: FakeOpenAI) -> None:
     set_config_value("agent", "blocked_users", ["bob"], agent=mai, actor=SYSTEM)
     result = services.playground_turn(mai, "hi", "bob")
-    assert result.reply is None and (result.action, result.stage) == ("silent", "policy")
+    assert result.reply is None and result.decision == "silent"
     assert result.reason == "user bob is blocked"
     assert openai_server.chat_requests() == []
