@@ -19,6 +19,7 @@ import logging
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
@@ -53,8 +54,9 @@ class Line:
     speaker: str
     time: Any
 
-    def transcript_line(self, agent_name: str) -> str:
-        when = timezone.localtime(self.time).strftime(TIME_FORMAT) if self.time else "--:--"
+    def transcript_line(self, agent_name: str, zone: tzinfo | None = None) -> str:
+        """`[HH:MM] speaker: text`, the time in the tenant's timezone."""
+        when = timezone.localtime(self.time, zone).strftime(TIME_FORMAT) if self.time else "--:--"
         who = f"{agent_name} (you)" if self.direction == "out" else self.speaker
         return f"[{when}] {who}: {self.text}"
 
@@ -266,7 +268,8 @@ def _load_turn(tenant: Tenant, agent_slug: str, stream_id: str, *, since: int | 
         history = (
             Message.objects.filter(stream=stream, pk__lte=new[-1].pk).select_related("sender").order_by("-pk")[:count]
         )
-        transcript = [_line(m).transcript_line(agent.name) for m in reversed(history)] if count else []
+        zone = sending.zone(config.get("timezone"))
+        transcript = [_line(m).transcript_line(agent.name, zone) for m in reversed(history)] if count else []
         private = not stream.group_id
         if private:
             chat_label = f"a private chat with {new[-1].speaker}"
@@ -307,12 +310,15 @@ async def _call_models(work: Callable[[], Any]) -> Any:
 
 
 async def _plan_with_model(tenant: Tenant, turn: TurnInput, platform: str, stream_id: str) -> planner.Decision:
+    zone = sending.zone(turn.config.get("timezone"))
+
     def plan() -> planner.Decision:
         with tenant_context(tenant):
             return planner.decide_with_model(
                 turn.agent, platform=platform, stream_id=stream_id,
                 persona=turn.config.get("persona") or turn.agent.persona,
-                transcript=turn.transcript, new_lines=[line.transcript_line(turn.agent.name) for line in turn.new],
+                transcript=turn.transcript,
+                new_lines=[line.transcript_line(turn.agent.name, zone) for line in turn.new],
             )
 
     return await _call_models(plan)

@@ -99,6 +99,11 @@ async def answer_http_message(
     Raises TimeoutError when the chat stays busy with another turn.
     """
     stream, message = received.stream, received.message
+    await delivery.publish_live_event(tenant.schema_name, agent.slug, {
+        "kind": "message_in", "platform": stream.platform, "stream_id": stream.stream_id, "message_pk": message.pk,
+        "group_id": stream.group_id, "user_id": message.sender.user_id if message.sender else "",
+        "speaker": message.sender.display_name if message.sender else "", "text": message.text,
+    })
     result = await pipeline.answer_now(tenant, agent.slug, stream.platform, stream.stream_id, message.pk,
                                        on_delta=on_delta)
     if result is None:
@@ -126,9 +131,5 @@ def playground_turn(agent: Agent, text: str, user_name: str) -> PlaygroundResult
     user_name = (user_name or "guest").strip()[:200] or "guest"
     received = store_http_message(agent, platform=PLAYGROUND_PLATFORM, user_id=user_name, nickname=user_name,
                                   text=text)
-    async_to_sync(delivery.publish_live_event)(tenant.schema_name, agent.slug, {
-        "kind": "message_in", "platform": PLAYGROUND_PLATFORM, "stream_id": received.stream.stream_id,
-        "message_pk": received.message.pk, "user_id": user_name, "speaker": user_name, "text": text,
-    })
     turn = async_to_sync(answer_http_message)(tenant, agent, received)
     return PlaygroundResult(turn.reply, turn.action, turn.reason, turn.memories, turn)

@@ -58,7 +58,8 @@ def _listed(value: str, entries: Iterable[Any], platform: str) -> bool:
     return False
 
 
-def _zone(name: str | None) -> ZoneInfo:
+def zone(name: str | None) -> ZoneInfo:
+    """The configured timezone; UTC (with a log line) when the name is unknown."""
     try:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
@@ -68,7 +69,7 @@ def _zone(name: str | None) -> ZoneInfo:
 
 def in_quiet_hours(windows: Iterable[str], tz_name: str | None, now: datetime | None = None) -> str | None:
     """The quiet window ("HH:MM-HH:MM", may cross midnight) `now` falls in, if any."""
-    local = (now or timezone.now()).astimezone(_zone(tz_name)).time()
+    local = (now or timezone.now()).astimezone(zone(tz_name)).time()
     for window in windows or ():
         match = WINDOW.match(str(window))
         if not match:
