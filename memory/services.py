@@ -281,8 +281,8 @@ def search_for_reply(agent: Agent, platform: str, stream_id: str, query_text: st
     if not config["memory_enabled"] or not query_text.strip():
         return []
     k = config["memory_top_k"] if k is None else k
-    if k <= 0:
-        return []
+    if k <= 0 or not live(Memory.objects.filter(agent=agent)).exists():
+        return []  # nothing to find: skip embedding the query (and loading the model)
     hits = search_in_scope(agent, query_text, platform=platform, stream_id=stream_id, k=k, scope=config["memory_scope"])
     return [hit for hit in hits if hit.score >= settings.MEMORY_REPLY_MIN_SCORE]
 
