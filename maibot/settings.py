@@ -164,6 +164,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="MaiBot Cloud <norepl
 TENANT_SWITCH_TOKEN_SECONDS = env.int("TENANT_SWITCH_TOKEN_SECONDS", default=60)
 DASHBOARD_PAGE_SIZE = env.int("DASHBOARD_PAGE_SIZE", default=50)
 STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# The ASGI app serves /static/ itself (dashboard and admin assets); turn off behind a proxy that does.
+SERVE_STATIC_FILES = env.bool("SERVE_STATIC_FILES", default=True)
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MULTITENANT_RELATIVE_MEDIA_ROOT = "tenants/%s"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -18,6 +18,9 @@ from agents.audit import Actor
 from tenants.models import Membership
 
 ROLE_RANK = {"viewer": 0, "member": 1, "admin": 2, "owner": 3}
+# The navigation section a path belongs to, by its first segment.
+SECTIONS = {"": "overview", "agents": "agents", "chats": "chats", "memory": "memory", "llm": "llm",
+            "usage": "usage", "members": "members", "audit": "audit"}
 
 
 def tenant_of(request: HttpRequest):  # noqa: ANN201 - Tenant or None
@@ -81,4 +84,5 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
         "can_operate": rank >= ROLE_RANK["member"],
         "can_manage": rank >= ROLE_RANK["admin"],
         "is_owner": rank >= ROLE_RANK["owner"],
+        "section": SECTIONS.get(request.path.strip("/").split("/")[0], ""),
     }
