@@ -18,7 +18,7 @@ from agents.models import Agent, ConfigChange, LLMModel, LLMProvider, TaskModelL
 from agents.templates import TEMPLATES
 from maibot.errors import Conflict, LimitReached
 from tenants import apikeys
-from tenants.dashboard import actor_of, member_required, show_errors
+from tenants.dashboard import actor_of, error_messages, member_required, show_errors
 from tenants.models import ApiKey
 
 
@@ -63,8 +63,10 @@ def agent_create(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as error:
             show_errors(form, error)
-        except (LimitReached, Conflict) as problem:
-            form.add_error(None, str(problem))
+        except Conflict as taken:  # the only conflict on create is a slug in use
+            form.add_error("slug", str(taken))
+        except LimitReached as limit:
+            form.add_error(None, str(limit))
         else:
             messages.success(request, f"Agent {agent.name} created. Next: give it an API key.")
             return redirect("agent", slug=agent.slug)
@@ -104,7 +106,7 @@ def agent_clone(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             clone = services.clone_agent(request.tenant, agent, slug=form.cleaned_data["slug"], name=form.cleaned_data["name"] or None, actor=actor_of(request))
         except ValidationError as error:
-            messages.error(request, " ".join(m for ms in error.message_dict.values() for m in ms) if hasattr(error, "error_dict") else " ".join(error.messages))
+            messages.error(request, " ".join(error_messages(error)))
         except (LimitReached, Conflict) as problem:
             messages.error(request, str(problem))
         else:
@@ -188,7 +190,7 @@ def key_rotate(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
     try:
         shown = services.rotate_key(_key(request, agent, key_id), actor=actor_of(request))
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages if not hasattr(error, "error_dict") else sum(error.message_dict.values(), [])))
+        messages.error(request, " ".join(error_messages(error)))
         return redirect("agent-keys", slug=agent.slug)
     return _keys_page(request, agent, KeyForm(), shown)
 
@@ -261,7 +263,7 @@ def config_rollback(request: HttpRequest, slug: str, change_id: int) -> HttpResp
     try:
         config.rollback_config(change, actor=actor_of(request))
     except ValidationError as error:
-        messages.error(request, " ".join(sum(error.message_dict.values(), [])))
+        messages.error(request, " ".join(error_messages(error)))
     else:
         messages.success(request, f"{change.key} is back to its value before that change.")
     return redirect("agent-config", slug=agent.slug)
@@ -292,7 +294,7 @@ def llm(request: HttpRequest) -> HttpResponse:
         try:
             llm_catalog.set_task_models(request.POST.get("task", ""), names, actor=actor)
         except ValidationError as error:
-            messages.error(request, " ".join(_messages(error)))
+            messages.error(request, " ".join(error_messages(error)))
         else:
             messages.success(request, "Task models saved.")
         return redirect("llm")
@@ -323,7 +325,7 @@ def llm(request: HttpRequest) -> HttpResponse:
                 summary = model_config_import.import_model_config_toml(form.cleaned_data["toml"], actor=actor)
             except ValidationError as error:
                 # The importer names the entry at fault (e.g. `models[2].provider`); all of it concerns the file.
-                form.add_error("toml", _messages(error))
+                form.add_error("toml", error_messages(error))
             else:
                 messages.success(request, _import_report(summary))
                 for skipped in summary.skipped:
@@ -332,13 +334,6 @@ def llm(request: HttpRequest) -> HttpResponse:
     else:
         raise Http404("Unknown form.")
     return _llm_page(request, forms, status=400)
-
-
-def _messages(error: ValidationError) -> list[str]:
-    if hasattr(error, "error_dict"):
-        return [f"{field}: {message}" if field != "__all__" else message
-                for field, messages_ in error.message_dict.items() for message in messages_]
-    return list(error.messages)
 
 
 def _import_report(summary: model_config_import.ImportSummary) -> str:

@@ -74,6 +74,14 @@ def show_errors(form: Form, error: ValidationError) -> None:
         form.add_error(None, error.messages)
 
 
+def error_messages(error: ValidationError) -> list[str]:
+    """A service's ValidationError as sentences for a flash message, fields named."""
+    if hasattr(error, "error_dict"):
+        return [message if field == "__all__" else f"{field}: {message}"
+                for field, messages in error.message_dict.items() for message in messages]
+    return list(error.messages)
+
+
 def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     """Template context: which tenant and role the page is shown in, and what it may offer."""
     membership = membership_of(request)
