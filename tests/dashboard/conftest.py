@@ -1,0 +1,1 @@
+from tests.dashboard.live_server import web_server  # noqa: F401 - fixture
