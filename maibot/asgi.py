@@ -7,14 +7,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maibot.settings")
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_application = get_asgi_application()
-if settings.SERVE_STATIC_FILES:
-    # Dashboard and admin stylesheets and scripts, without a separate file server.
-    django_application = ASGIStaticFilesHandler(django_application)
 
 from maibot.routing import websocket_urlpatterns  # noqa: E402
 

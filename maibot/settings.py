@@ -78,6 +78,8 @@ TENANT_HOST_CACHE_SECONDS = env.int("TENANT_HOST_CACHE_SECONDS", default=60)
 
 MIDDLEWARE = [
     "maibot.health.HealthMiddleware",
+    # Static files (the staff admin's styles) on any host, before tenant resolution.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "maibot.api.middleware.RequestIdMiddleware",
     "tenants.middleware.TenantHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -164,9 +166,12 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="MaiBot Cloud <norepl
 TENANT_SWITCH_TOKEN_SECONDS = env.int("TENANT_SWITCH_TOKEN_SECONDS", default=60)
 DASHBOARD_PAGE_SIZE = env.int("DASHBOARD_PAGE_SIZE", default=50)
 STATIC_ROOT = VAR_DIR / "static"
+# The dashboard's own stylesheet and script, next to the apps' static folders.
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# The ASGI app serves /static/ itself (dashboard and admin assets); turn off behind a proxy that does.
-SERVE_STATIC_FILES = env.bool("SERVE_STATIC_FILES", default=True)
+# Serve straight from the apps' static folders: no collectstatic step for `make run`.
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing root
+WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MULTITENANT_RELATIVE_MEDIA_ROOT = "tenants/%s"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
