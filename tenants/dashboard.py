@@ -9,6 +9,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms import Form
@@ -93,4 +94,14 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
         "can_manage": rank >= ROLE_RANK["admin"],
         "is_owner": rank >= ROLE_RANK["owner"],
         "section": SECTIONS.get(request.path.strip("/").split("/")[0], ""),
+        "switch_url": _switch_url(request) if membership else None,
     }
+
+
+def _switch_url(request: HttpRequest) -> str | None:
+    """The public host's organisation picker, for users in more than one organisation."""
+    if Membership.objects.filter(user=request.user).count() < 2:
+        return None
+    port = request.get_port()
+    port_part = "" if port in ("80", "443") else f":{port}"
+    return f"{request.scheme}://{settings.BASE_DOMAIN}{port_part}/"

@@ -144,3 +144,19 @@ def test_the_last_owner_cannot_be_removed(member_client, tenant_a):
     owner.post(f"/members/{mine.pk}/remove/")
 
     assert Membership.objects.filter(pk=mine.pk).exists()
+
+
+def test_a_member_of_several_organisations_is_offered_the_switch(tenant_a, tenant_b, host_a):
+    both = get_user_model().objects.create_user(username="both@example.com", password="x")
+    only_a = get_user_model().objects.create_user(username="only-a-member@example.com", password="x")
+    Membership.objects.create(user=both, tenant=tenant_a, role="member")
+    Membership.objects.create(user=both, tenant=tenant_b, role="viewer")
+    Membership.objects.create(user=only_a, tenant=tenant_a, role="member")
+    pages = {}
+    for user in (both, only_a):
+        client = Client(HTTP_HOST=host_a)
+        client.force_login(user)
+        pages[user.username] = client.get("/").content.decode()
+
+    assert 'data-testid="switch"' in pages["both@example.com"] and 'href="http://localhost/"' in pages["both@example.com"]
+    assert 'data-testid="switch"' not in pages["only-a-member@example.com"]
