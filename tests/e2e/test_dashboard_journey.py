@@ -11,7 +11,7 @@ from django_tenants.utils import tenant_context
 
 from agents.models import Agent, LLMModel, LLMProvider, TaskModelList
 from chat.models import ChatStream, Message, UsageRecord
-from memory.models import HourlyStats
+from memory.models import HourlyStats, Memory
 from tenants.models import Membership
 from tests.chat.conftest import forget_chat_counters, use_models
 
@@ -62,7 +62,7 @@ def _sign_in(browser, base: str, email: str):  # noqa: ANN001, ANN202
     return context, page
 
 
-def test_an_owner_creates_an_agent_keys_it_configures_it_and_talks_to_it(browser, web_server, people, screenshot_dir, host_a):
+def test_an_owner_creates_an_agent_keys_it_configures_it_and_talks_to_it(browser, web_server, people, screenshot_dir, host_a, tenant_a):
     base = f"http://{host_a}:{web_server.port}"
     slug = f"mai-{people['suffix']}"
     context, page = _sign_in(browser, base, people["users"]["owner"].email)
@@ -130,7 +130,10 @@ def test_an_owner_creates_an_agent_keys_it_configures_it_and_talks_to_it(browser
     assert page.locator("text=hello there, who are you?").count() == 1
     page.screenshot(path=screenshot_dir / "08-chat-history.png", full_page=True)
 
-    # the other main pages, for the record
+    # the other main pages, for the record (with a memory to show)
+    with tenant_context(tenant_a):
+        Memory.objects.create(agent=Agent.objects.get(slug=slug), level="agent", title="Likes tea",
+                              content="The group prefers oolong tea at the Friday meetup.", tags=["tea"])
     for name, path in (("10-llm", "/llm/"), ("11-memory", "/memory/"), ("12-members", "/members/"), ("13-audit", "/audit/")):
         assert page.goto(f"{base}{path}").status == 200, path
         page.screenshot(path=screenshot_dir / f"{name}.png", full_page=True)
