@@ -7,8 +7,8 @@ channel-layer group of (tenant, agent, platform) and are written by `chat.delive
 rules. A bad frame gets an error frame and a log line; the connection stays open.
 
 Every ORM call runs inside `tenant_context(...)` in the same `database_sync_to_async`
-function: Channels shares one database thread per process, so the schema must be set
-for each call, never assumed.
+function (`delivery.database_call`): the schema is set for each call, never assumed from
+the connection, whichever pooled thread and connection the call lands on.
 """
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django_tenants.utils import tenant_context
 
 from chat import adapters, delivery, pipeline, protocol, services
 from chat.adapters import AdapterIdentity, AdapterRefused
+from chat.delivery import database_call
 from chat.protocol import CustomMessage, FrameError, InboundMessage
 from maibot import context
 
@@ -65,7 +65,7 @@ class AdapterConsumer(AsyncWebsocketConsumer):
         # Accept first, then refuse with 1008 and a reason, as maim_message servers do.
         await self.accept()
         try:
-            self.identity = await database_sync_to_async(adapters.authenticate_adapter)(
+            self.identity = await database_call(adapters.authenticate_adapter)(
                 self.handshake.api_key, self.handshake.platform
             )
         except AdapterRefused as refused:
@@ -217,7 +217,7 @@ class AdapterConsumer(AsyncWebsocketConsumer):
 
     async def chat_outbound(self, event: dict[str, Any]) -> None:
         if self.identity is not None and not self.replaced:
-            await self._write_outbound(int(event["message_pk"]))
+            await self._write_outbound(int(event["message_pk"]), event.get("outbound"))
 
     async def _replay_pending(self) -> None:
         pending = await self._pending()
@@ -226,8 +226,13 @@ class AdapterConsumer(AsyncWebsocketConsumer):
         for message_pk in pending:
             await self._write_outbound(message_pk)
 
-    async def _write_outbound(self, message_pk: int) -> None:
-        out = await self._claim(message_pk)
+    async def _write_outbound(self, message_pk: int, announced: dict[str, Any] | None = None) -> None:
+        """Claim the message, then write it. A live announcement carries the frame's content,
+        so only the claim touches the database; a replay reads the message."""
+        if announced is not None:
+            out = protocol.Outbound(**announced) if await self._claim_announced(message_pk) else None
+        else:
+            out = await self._claim(message_pk)
         if out is None:
             return  # already written (live and replay both saw it) or not this adapter's
         if self.handshake.api_mode:
@@ -251,43 +256,42 @@ class AdapterConsumer(AsyncWebsocketConsumer):
 
     # --- database work: one call each, inside the tenant's schema -------------------------------
 
-    @database_sync_to_async
+    @database_call
     def _store(self, inbound: InboundMessage) -> StoredInbound:
-        from agents.models import Agent
-
         with tenant_context(self.identity.tenant):
-            agent = Agent.objects.filter(slug=self.identity.agent_slug, is_active=True).first()
-            if agent is None:
-                raise AdapterRefused("agent_inactive", "The agent is missing or inactive.")
-            received = services.receive_message(agent, inbound, tenant=self.identity.tenant)
-            sender = received.message.sender
+            received = services.receive_message(self.identity.agent, inbound, tenant=self.identity.tenant)
             return StoredInbound(
                 pk=received.message.pk,
                 stream_id=received.stream.stream_id,
                 created=received.created,
                 text=received.message.text,
                 user_id=inbound.user_id,
-                speaker=sender.display_name if sender else inbound.user_id,
+                speaker=inbound.cardname or inbound.nickname or inbound.user_id,
                 group_id=inbound.group_id,
             )
 
-    @database_sync_to_async
+    @database_call
     def _claim(self, message_pk: int) -> protocol.Outbound | None:
         with tenant_context(self.identity.tenant):
             return delivery.claim_for_sending(self.identity.agent_slug, self.identity.platform, message_pk)
 
-    @database_sync_to_async
+    @database_call
+    def _claim_announced(self, message_pk: int) -> bool:
+        with tenant_context(self.identity.tenant):
+            return delivery.claim(self.identity.agent_slug, self.identity.platform, message_pk)
+
+    @database_call
     def _unclaim(self, message_pk: int) -> None:
         with tenant_context(self.identity.tenant):
             delivery.unclaim(message_pk)
 
-    @database_sync_to_async
+    @database_call
     def _pending(self) -> list[int]:
         with tenant_context(self.identity.tenant):
             return delivery.pending_for_adapter(self.identity.agent_slug, self.identity.platform)
 
     async def _record_delivery(self, our_id: str, *, actual_id: str = "") -> bool:
-        @database_sync_to_async
+        @database_call
         def record() -> bool:
             with tenant_context(self.identity.tenant):
                 return delivery.record_delivery(self.identity.agent_slug, self.identity.platform, our_id,
