@@ -201,6 +201,13 @@ async def adapter(number: int, target: Target, url: str, args: argparse.Namespac
         return
 
     async def read() -> None:
+        try:
+            await read_frames()
+        except websockets.ConnectionClosed as closed:
+            if not finished.is_set():
+                results.errors.append(f"connection {number} closed: {closed}")
+
+    async def read_frames() -> None:
         async for raw in ws:
             frame = json.loads(raw)
             if frame.get("is_custom_message"):
@@ -213,15 +220,20 @@ async def adapter(number: int, target: Target, url: str, args: argparse.Namespac
                 results.latencies.append(now - sent_at.pop(quoted))
                 results.last_reply = now
 
+    finished = asyncio.Event()
     reader = asyncio.create_task(read())
     await asyncio.sleep(max(0.0, start - time.perf_counter()) + random.uniform(0, interval))
     sequence = 0
     deadline = start + args.duration
     next_at = time.perf_counter()
-    while time.perf_counter() < deadline:
+    while time.perf_counter() < deadline and not reader.done():
         message_id, frame = message(number, sequence)
         sent_at[message_id] = time.perf_counter()
-        await ws.send(frame)
+        try:
+            await ws.send(frame)
+        except websockets.ConnectionClosed:
+            sent_at.pop(message_id, None)
+            break
         results.sent += 1
         sequence += 1
         next_at += interval
@@ -229,6 +241,7 @@ async def adapter(number: int, target: Target, url: str, args: argparse.Namespac
     drain_until = time.perf_counter() + args.drain
     while time.perf_counter() < drain_until and any(key.startswith(f"{RUN}-{number}-") for key in sent_at):
         await asyncio.sleep(0.2)
+    finished.set()
     reader.cancel()
     await ws.close()
 
