@@ -86,8 +86,9 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 
 
 async def take_over(schema_name: str, agent_slug: str, platform: str, channel_name: str) -> None:
-    """Mark this connection as the current one; it lives a day unless refreshed or released."""
-    await redis_clients.async_client().set(_owner_key(schema_name, agent_slug, platform), channel_name, ex=86_400)
+    """Mark this connection as the current one, until released or CHAT_ADAPTER_CLAIM_SECONDS pass."""
+    await redis_clients.async_client().set(_owner_key(schema_name, agent_slug, platform), channel_name,
+                                           ex=settings.CHAT_ADAPTER_CLAIM_SECONDS)
 
 
 async def is_current(schema_name: str, agent_slug: str, platform: str, channel_name: str) -> bool:

@@ -46,8 +46,6 @@ def database_call(func):
     """
     return database_sync_to_async(func, thread_sensitive=False)
 
-LIVE_EVENT_TIMEOUT_SECONDS = 2.0
-
 
 def connection_group(schema_name: str, agent_slug: str, platform: str) -> str:
     """The channel-layer group of one adapter connection (valid group-name characters, < 100)."""
@@ -163,7 +161,7 @@ async def publish_live_event(schema_name: str, agent_slug: str, event: dict[str,
     try:
         await asyncio.wait_for(
             layer.group_send(live_group(schema_name, agent_slug), {"type": "live.event", "event": event}),
-            timeout=LIVE_EVENT_TIMEOUT_SECONDS,
+            timeout=settings.CHAT_LIVE_EVENT_TIMEOUT,
         )
     except Exception:  # noqa: BLE001 - the live view must not fail a message
         logger.warning("live event %s not published", event.get("kind"), exc_info=True)
