@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint install install-dev clean-var
+.PHONY: run test lint install install-dev clean-var browser
 
 run: $(VENV)/.installed
 	$(BIN)/python -m maibot.launcher
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev browser
 	$(BIN)/python -m maibot.embedded exec -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
@@ -29,6 +29,10 @@ $(VENV)/.installed: requirements.txt $(VENV)/bin/python
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
+
+# Browser tests drive Debian's Chromium (Playwright cannot download its own here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 clean-var:
 	$(BIN)/python -m maibot.embedded stop

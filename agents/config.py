@@ -8,7 +8,9 @@ tenant's schema.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -17,11 +19,11 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 from agents import audit
-from agents.audit import Actor
+from agents.audit import SYSTEM, Actor
 from agents.config_schema import AGENT_ROW_KEYS, SCHEMA, WRITABLE_LAYERS
 from agents.models import Agent, ConfigChange, ConfigValue
 
-PLATFORM_NAME_MAX = 32
+PLATFORM_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 
 @dataclass(frozen=True)
@@ -36,29 +38,58 @@ class EffectiveConfig:
         return self.values.get(key, default)
 
 
-def _version_key() -> str:
-    return f"config-version:{connection.schema_name}"
+def _version_key(schema_name: str) -> str:
+    return f"config-version:{schema_name}"
 
 
-def _cache_key(agent: Agent | None, platform: str | None) -> str:
-    version = cache.get_or_set(_version_key(), 1, timeout=None)
-    return f"config:{connection.schema_name}:v{version}:{agent.pk if agent else '-'}:{platform or '-'}"
+def _cache_key(schema_name: str, agent: Agent | None, platform: str | None) -> str:
+    version = cache.get_or_set(_version_key(schema_name), 1, timeout=None)
+    return f"config:{schema_name}:v{version}:{agent.pk if agent else '-'}:{platform or '-'}"
+
+
+def _bump_version(schema_name: str) -> None:
+    try:
+        cache.incr(_version_key(schema_name))
+    except ValueError:
+        cache.set(_version_key(schema_name), 2, timeout=None)
 
 
 def forget_cached_config() -> None:
-    """Invalidate every cached effective config of the current tenant."""
-    try:
-        cache.incr(_version_key())
-    except ValueError:
-        cache.set(_version_key(), 2, timeout=None)
+    """Invalidate every cached effective config of the current tenant, now and on commit.
+
+    Now, so that this transaction reads its own writes; again on commit, because a
+    reader elsewhere may have cached the old state in between.
+    """
+    schema_name = connection.schema_name
+    _bump_version(schema_name)
+    transaction.on_commit(partial(_bump_version, schema_name))
+
+
+def _has_uncommitted_change(schema_name: str) -> bool:
+    """True while this connection holds a config write of the tenant not yet committed.
+
+    The on-commit bump registered by `forget_cached_config` is the mark: Django keeps it
+    in `run_on_commit` until the transaction commits and drops it on rollback. Values
+    read meanwhile must not be cached, or a rolled-back write could be served later.
+    """
+    return any(
+        isinstance(hook, partial) and hook.func is _bump_version and hook.args == (schema_name,)
+        for _, hook, _ in connection.run_on_commit
+    )
 
 
 def effective_config(agent: Agent | None = None, platform: str | None = None) -> EffectiveConfig:
-    key = _cache_key(agent, platform)
+    """The merged config of (agent, platform) and the layer each value came from.
+
+    Must run inside the tenant's schema. Cached per tenant, agent and platform.
+    """
+    schema_name = connection.schema_name
+    key = _cache_key(schema_name, agent, platform)
     cached = cache.get(key)
     if cached is None:
         cached = _merge(agent, platform)
-        cache.set(key, cached, settings.CONFIG_CACHE_SECONDS)
+        if not _has_uncommitted_change(schema_name):
+            cache.set(key, cached, settings.CONFIG_CACHE_SECONDS)
     values, sources = cached
     return EffectiveConfig(values=copy.deepcopy(values), sources=dict(sources))
 
@@ -76,9 +107,11 @@ def _merge(agent: Agent | None, platform: str | None) -> tuple[dict[str, Any], d
         if row.key in SCHEMA:
             by_layer[row.layer][row.key] = row.value
     if agent is not None:
+        # Read the row afresh: callers may hold an Agent loaded long before an edit.
+        row = Agent.objects.filter(pk=agent.pk).values(*AGENT_ROW_KEYS).first() or {}
         for name in AGENT_ROW_KEYS:
-            if getattr(agent, name):
-                by_layer["agent"][name] = getattr(agent, name)
+            if row.get(name):
+                by_layer["agent"][name] = row[name]
     for layer in WRITABLE_LAYERS:
         for name, value in by_layer[layer].items():
             values[name] = value
@@ -95,8 +128,8 @@ def _check_target(layer: str, key: str, agent: Agent | None, platform: str | Non
         raise ValidationError({key: [f"This setting can only be set at the {', '.join(sorted(SCHEMA[key].layers))} layer."]})
     if layer in ("agent", "platform") and agent is None:
         raise ValidationError({"agent": ["The agent and platform layers need an agent."]})
-    if layer == "platform" and not (platform and len(platform) <= PLATFORM_NAME_MAX):
-        raise ValidationError({"platform": ["The platform layer needs a platform name."]})
+    if layer == "platform" and not (isinstance(platform, str) and PLATFORM_NAME.fullmatch(platform)):
+        raise ValidationError({"platform": ["The platform layer needs a platform name (1-32 letters, digits, . _ -)."]})
 
 
 def _current(layer: str, key: str, agent: Agent | None, platform: str) -> Any:
@@ -129,13 +162,11 @@ def _change(layer: str, key: str, value: Any, *, agent: Agent | None, platform: 
             action=action, old=old, new=value, actor=actor.name, request_id=actor.request_id,
         )
         audit.record(actor, f"config.{action}", "config", f"{layer}:{change.agent_slug or '-'}:{platform or '-'}:{key}", {"old": old, "new": value})
-        # Now, and again after commit: a reader between the two may have cached the old state.
         forget_cached_config()
-        transaction.on_commit(forget_cached_config)
     return change
 
 
-def set_config_value(layer: str, key: str, value: Any, *, agent: Agent | None = None, platform: str | None = None, actor: Actor) -> ConfigChange:
+def set_config_value(layer: str, key: str, value: Any, *, agent: Agent | None = None, platform: str | None = None, actor: Actor = SYSTEM) -> ConfigChange:
     _check_target(layer, key, agent, platform)
     try:
         cleaned = SCHEMA[key].clean(value)
@@ -144,7 +175,7 @@ def set_config_value(layer: str, key: str, value: Any, *, agent: Agent | None = 
     return _change(layer, key, cleaned, agent=agent, platform=platform, actor=actor, action="set")
 
 
-def set_config_values(layer: str, values: dict[str, Any], *, agent: Agent | None = None, platform: str | None = None, actor: Actor) -> list[ConfigChange]:
+def set_config_values(layer: str, values: dict[str, Any], *, agent: Agent | None = None, platform: str | None = None, actor: Actor = SYSTEM) -> list[ConfigChange]:
     """Set several values at one layer; nothing is written unless every value is valid."""
     problems: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
@@ -163,7 +194,7 @@ def set_config_values(layer: str, values: dict[str, Any], *, agent: Agent | None
         return [_change(layer, k, v, agent=agent, platform=platform, actor=actor, action="set") for k, v in cleaned.items()]
 
 
-def clear_config_value(layer: str, key: str, *, agent: Agent | None = None, platform: str | None = None, actor: Actor) -> ConfigChange:
+def clear_config_value(layer: str, key: str, *, agent: Agent | None = None, platform: str | None = None, actor: Actor = SYSTEM) -> ConfigChange:
     _check_target(layer, key, agent, platform)
     return _change(layer, key, None, agent=agent, platform=platform, actor=actor, action="clear")
 
@@ -179,8 +210,13 @@ def config_history(*, agent: Agent | None = None, key: str | None = None, layer:
     return changes
 
 
-def rollback_config(change: ConfigChange, *, actor: Actor) -> ConfigChange:
-    """Put back the value a change replaced (clearing the layer if it had none)."""
+def rollback_config(change: ConfigChange | int, actor: Actor = SYSTEM) -> ConfigChange:
+    """Put back the value a history entry replaced (clearing the layer if it had none)."""
+    if not isinstance(change, ConfigChange):
+        found = ConfigChange.objects.filter(pk=change).first()
+        if found is None:
+            raise ValidationError({"change": ["No such history entry."]})
+        change = found
     agent = None
     if change.layer != "tenant":
         agent = Agent.objects.filter(slug=change.agent_slug).first()
@@ -210,7 +246,7 @@ def export_config(agent: Agent | None = None) -> dict[str, Any]:
     return exported
 
 
-def import_config(data: Any, *, actor: Actor) -> int:
+def import_config(data: Any, actor: Actor = SYSTEM) -> int:
     """Apply an export. Every value is checked first; on any problem nothing changes.
 
     Returns the number of values written. Agents named in the file must exist.

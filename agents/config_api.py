@@ -1,6 +1,8 @@
 """`/api/v2/config…` and `/api/v2/agents/{slug}/config…`: layered configuration."""
 from __future__ import annotations
 
+import re
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -88,7 +90,10 @@ class AgentConfigView(TenantAPIView):
     @extend_schema(parameters=[PLATFORM_PARAM], responses=EffectiveSerializer, summary="Effective config of an agent (and platform), with each value's layer")
     def get(self, request: Request, slug: str) -> Response:
         agent = get_agent_or_404(request, slug)
-        return Response(_effective(agent, request.query_params.get("platform") or None))
+        platform = request.query_params.get("platform") or None
+        if platform is not None and not config.PLATFORM_NAME.fullmatch(platform):
+            raise ApiError("VALIDATION_ERROR", "Invalid platform.", fields={"platform": ["Use 1-32 letters, digits, . _ -."]})
+        return Response(_effective(agent, platform))
 
 
 class AgentLayerView(TenantAPIView):
@@ -100,8 +105,9 @@ class AgentLayerView(TenantAPIView):
         agent = get_agent_or_404(request, slug)
         if layer not in ("agent", "platform"):
             raise not_found("layer")
+        values = _values(request)
         platform = request.data.get("platform") if layer == "platform" else None
-        config.set_config_values(layer, _values(request), agent=agent, platform=platform, actor=self.actor())
+        config.set_config_values(layer, values, agent=agent, platform=platform, actor=self.actor())
         return Response(_effective(agent, platform))
 
     patch = put
@@ -121,20 +127,31 @@ class AgentLayerKeyView(TenantAPIView):
         return Response(_effective(agent, platform))
 
 
+HISTORY_FILTERS = {
+    "agent": re.compile(r"^[-\w]{1,40}$", re.ASCII),
+    "key": re.compile(r"^[\w.]{1,60}$", re.ASCII),
+    "layer": re.compile(r"^(tenant|agent|platform)$"),
+    "platform": config.PLATFORM_NAME,
+}
+
+
+def _filters(request: Request) -> dict[str, str]:
+    """The history filters given, each checked before it reaches a query."""
+    given = {name: request.query_params.get(name) for name in HISTORY_FILTERS if request.query_params.get(name)}
+    problems = {name: ["Not a valid value for this filter."] for name, value in given.items() if not HISTORY_FILTERS[name].fullmatch(value)}
+    if problems:
+        raise ApiError("VALIDATION_ERROR", "Invalid filter.", fields=problems)
+    return given
+
+
 def _history_for(request: Request):
-    agent_slug = request.query_params.get("agent")
+    filters = _filters(request)
     if isinstance(request.auth, KeyIdentity):
-        agent_slug = request.auth.agent_slug  # a key sees only its own agent's history
-        changes = ConfigChange.objects.filter(agent_slug=agent_slug)
-    else:
-        changes = ConfigChange.objects.all()
-        if agent_slug:
-            changes = changes.filter(agent_slug=agent_slug)
-    for name in ("key", "layer", "platform"):
-        value = request.query_params.get(name)
-        if value:
-            changes = changes.filter(**{name: value})
-    return changes
+        filters["agent"] = request.auth.agent_slug  # a key sees only its own agent's history
+    changes = ConfigChange.objects.all()
+    if "agent" in filters:
+        changes = changes.filter(agent_slug=filters.pop("agent"))
+    return changes.filter(**filters)
 
 
 class ConfigHistoryView(TenantAPIView):
@@ -167,7 +184,7 @@ class ConfigExportView(TenantAPIView):
 
     @extend_schema(parameters=[OpenApiParameter("agent", str)], responses=inline_serializer("ConfigExport", {"tenant": serializers.DictField(), "agents": serializers.DictField()}), summary="Export config as JSON")
     def get(self, request: Request) -> Response:
-        slug = request.auth.agent_slug if isinstance(request.auth, KeyIdentity) else request.query_params.get("agent")
+        slug = request.auth.agent_slug if isinstance(request.auth, KeyIdentity) else _filters(request).get("agent")
         agent = get_agent_or_404(request, slug) if slug else None
         return Response(config.export_config(agent))
 

@@ -1,6 +1,7 @@
 """The one declared schema of configuration keys: type, default, bounds and help."""
 from __future__ import annotations
 
+import math
 import re
 import zoneinfo
 from collections.abc import Callable
@@ -39,7 +40,7 @@ class ConfigKey:
                 raise ValueError("Give true or false.")
             return value
         if self.kind in (int, float):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError("Give a number.")
             if self.kind is int and value != int(value):
                 raise ValueError("Give a whole number.")
@@ -48,8 +49,8 @@ class ConfigKey:
                 raise ValueError(f"Give a value from {self.minimum:g} to {self.maximum:g}.")
             return value
         if self.kind is str:
-            if not isinstance(value, str):
-                raise ValueError("Give text.")
+            if not isinstance(value, str) or "\x00" in value:
+                raise ValueError("Give text (without NUL characters).")
             if self.maximum is not None and len(value) > self.maximum:
                 raise ValueError(f"Give at most {self.maximum:g} characters.")
             if self.choices and value not in self.choices:
@@ -65,7 +66,7 @@ class ConfigKey:
             cleaned = []
             for item in value:
                 item = str(item) if isinstance(item, int) and not isinstance(item, bool) else item
-                if not isinstance(item, str) or (self.choices and item not in self.choices) or (
+                if not isinstance(item, str) or "\x00" in item or (self.choices and item not in self.choices) or (
                     self.item_check and not self.item_check(item)
                 ):
                     raise ValueError(self.item_help or f"Items must be one of: {', '.join(self.choices or ())}.")
@@ -103,10 +104,10 @@ _KEYS = [
     ConfigKey("max_reply_length", int, 300, "Longest reply in characters.", 20, 4000),
     ConfigKey("reply_overflow", str, "split", "What to do with a longer reply: split it into several messages or truncate it.", choices=("split", "truncate")),
     ConfigKey("max_reply_parts", int, 3, "When splitting, the most messages one reply may become.", 1, 10),
-    ConfigKey("quiet_hours", list, [], 'Times the agent stays silent, as "HH:MM-HH:MM" in the tenant\'s timezone.', item_check=QUIET_HOURS.match, item_help='Use "HH:MM-HH:MM", e.g. "23:00-07:00".', max_items=6),
+    ConfigKey("quiet_hours", list, [], 'Times the agent stays silent, as "HH:MM-HH:MM" in the tenant\'s timezone.', item_check=QUIET_HOURS.fullmatch, item_help='Use "HH:MM-HH:MM", e.g. "23:00-07:00".', max_items=6),
     ConfigKey("timezone", str, "UTC", "Timezone for quiet hours and daily figures (IANA name).", maximum=64, item_check=_timezone, item_help="Give an IANA timezone such as Europe/Berlin.", layers=TENANT_ONLY),
-    ConfigKey("blocked_users", list, [], "Platform user ids the agent ignores.", item_check=ID_TEXT.match, item_help="Ids are 1-64 characters without spaces.", max_items=500),
-    ConfigKey("blocked_groups", list, [], "Group ids where the agent never speaks.", item_check=ID_TEXT.match, item_help="Ids are 1-64 characters without spaces.", max_items=500),
+    ConfigKey("blocked_users", list, [], "Platform user ids the agent ignores.", item_check=ID_TEXT.fullmatch, item_help="Ids are 1-64 characters without spaces.", max_items=500),
+    ConfigKey("blocked_groups", list, [], "Group ids where the agent never speaks.", item_check=ID_TEXT.fullmatch, item_help="Ids are 1-64 characters without spaces.", max_items=500),
     ConfigKey("memory_enabled", bool, True, "Use long-term memories when replying."),
     ConfigKey("memory_top_k", int, 5, "How many memories a reply may use.", 0, 20),
     ConfigKey("memory_scope", list, list(MEMORY_LEVELS), "Memory levels searched for a chat, nearest first.", choices=MEMORY_LEVELS, max_items=3),
@@ -115,7 +116,7 @@ _KEYS = [
     ConfigKey("summarise_every_messages", int, 50, "New messages in a chat that trigger a summary into memory.", 5, 1000),
     ConfigKey("retention_days", int, 90, "Days chat messages are kept.", 1, 3650, layers=TENANT_ONLY),
     *[
-        ConfigKey(f"models.{task}", list, [], f"Models for the {task} task in fallback order; empty uses the tenant's task list.", item_check=MODEL_NAME.match, item_help="Model names are 1-100 characters.", max_items=10)
+        ConfigKey(f"models.{task}", list, [], f"Models for the {task} task in fallback order; empty uses the tenant's task list.", item_check=MODEL_NAME.fullmatch, item_help="Model names are 1-100 characters.", max_items=10)
         for task in MODEL_TASKS
     ],
 ]

@@ -1,12 +1,14 @@
 """`/api/v2/llm/…`: providers (secrets write-only), models, task lists, toml import."""
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agents import llm_catalog
+from agents import llm_catalog, model_config_import
 from agents.models import LLMModel, LLMProvider, TaskModelList
 from maibot.api.errors import ApiError, not_found
 from maibot.api.views import TenantAPIView
@@ -106,10 +108,10 @@ class ProviderDetail(LLMView):
 class ProviderTest(LLMView):
     required_roles = {"POST": "admin"}
 
-    @extend_schema(request=None, responses=inline_serializer("ConnectionCheck", {"ok": serializers.BooleanField(), "status": serializers.IntegerField(allow_null=True), "latency_ms": serializers.IntegerField(), "models": serializers.ListField(child=serializers.CharField()), "error": serializers.CharField()}), summary="Test the connection: list the provider's models with its key")
+    @extend_schema(request=None, responses=inline_serializer("ConnectionCheck", {"ok": serializers.BooleanField(), "status": serializers.IntegerField(allow_null=True), "latency_ms": serializers.IntegerField(), "models": serializers.ListField(child=serializers.CharField()), "error": serializers.CharField(), "method": serializers.CharField()}), summary="Test the connection: list the provider's models with its key (or try a 1-token completion)")
     def post(self, request: Request, provider_id: int) -> Response:
-        check = llm_catalog.test_provider_connection(_provider(provider_id))
-        return Response({"ok": check.ok, "status": check.status, "latency_ms": check.latency_ms, "models": check.models, "error": check.error})
+        check = llm_catalog.check_provider_connection(_provider(provider_id))
+        return Response(asdict(check))
 
 
 class ModelList(LLMView):
@@ -166,5 +168,4 @@ class ModelConfigImport(LLMView):
         text = request.data.get("toml") if isinstance(request.data, dict) else None
         if not isinstance(text, str):
             raise ApiError("VALIDATION_ERROR", "Give the file's text.", fields={"toml": ["Send the model_config.toml content as a string."]})
-        summary = llm_catalog.import_model_config_toml(text, actor=self.actor())
-        return Response({"providers": summary.providers, "models": summary.models, "tasks": summary.tasks, "skipped": summary.skipped})
+        return Response(asdict(model_config_import.import_model_config_toml(text, actor=self.actor())))

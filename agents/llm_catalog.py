@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import time
-import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlparse
@@ -34,22 +33,21 @@ def _clean_provider(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]
     cleaned: dict[str, Any] = {}
     if "name" in fields or creating:
         name = str(fields.get("name") or "").strip()
-        if not name or len(name) > 60:
+        if not name or len(name) > 60 or "\x00" in name:
             problems["name"] = ["Give a name of 1-60 characters."]
         cleaned["name"] = name
     if "base_url" in fields or creating:
         url = str(fields.get("base_url") or "").strip()
         parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc or len(url) > 300:
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or len(url) > 300 or "\x00" in url:
             problems["base_url"] = ["Give the http(s) base URL of an OpenAI-compatible API, e.g. https://api.deepseek.com/v1."]
         cleaned["base_url"] = url.rstrip("/")
     if "timeout_seconds" in fields:
-        try:
-            timeout = float(fields["timeout_seconds"])
-            assert 1 <= timeout <= MAX_TIMEOUT
-            cleaned["timeout_seconds"] = timeout
-        except (TypeError, ValueError, AssertionError):
+        timeout = fields["timeout_seconds"]
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 1 <= timeout <= MAX_TIMEOUT:
             problems["timeout_seconds"] = [f"Give 1-{MAX_TIMEOUT:g} seconds."]
+        else:
+            cleaned["timeout_seconds"] = float(timeout)
     if "max_retries" in fields:
         retries = fields["max_retries"]
         if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
@@ -58,7 +56,7 @@ def _clean_provider(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]
             cleaned["max_retries"] = retries
     if "api_key" in fields:
         key = fields["api_key"]
-        if not isinstance(key, str) or len(key) > 500:
+        if not isinstance(key, str) or len(key) > 500 or "\x00" in key:
             problems["api_key"] = ["Give the API key as text (at most 500 characters)."]
         else:
             cleaned["api_key_encrypted"] = encrypt(key.strip())
@@ -88,10 +86,14 @@ def update_provider(provider: LLMProvider, changes: dict[str, Any], *, actor: Ac
 
 
 def delete_provider(provider: LLMProvider, *, actor: Actor) -> None:
+    """Delete a provider with its models, and take those models out of the task lists."""
     name = provider.name
-    models = list(provider.models.values_list("name", flat=True))
-    provider.delete()
-    audit.record(actor, "provider.delete", "llm_provider", name, {"models_removed": models})
+    with transaction.atomic():
+        models = list(provider.models.values_list("name", flat=True))
+        provider.delete()
+        for model_name in models:
+            _rename_in_task_lists(model_name, None)
+        audit.record(actor, "provider.delete", "llm_provider", name, {"models_removed": models})
 
 
 def _clean_model(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
@@ -100,24 +102,27 @@ def _clean_model(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     for name, limit in (("name", 100), ("identifier", 200)):
         if name in fields or creating:
             value = str(fields.get(name) or "").strip()
-            if not value or len(value) > limit:
+            if not value or len(value) > limit or "\x00" in value:
                 problems[name] = [f"Give 1-{limit} characters."]
             cleaned[name] = value
     if "provider" in fields or creating:
         provider = fields.get("provider")
         if not isinstance(provider, LLMProvider):
-            provider = LLMProvider.objects.filter(name=str(provider or "")).first()
+            provider = None if "\x00" in str(provider) else LLMProvider.objects.filter(name=str(provider or "")).first()
         if provider is None:
             problems["provider"] = ["No such provider."]
         cleaned["provider"] = provider
     for name in ("price_in", "price_out"):
         if name in fields:
+            value = fields[name]
             try:
-                price = Decimal(str(fields[name]))
-                assert Decimal(0) <= price <= MAX_PRICE
-                cleaned[name] = price
-            except (InvalidOperation, AssertionError):
+                price = None if isinstance(value, bool) else Decimal(str(value))
+            except InvalidOperation:
+                price = None
+            if price is None or not price.is_finite() or not Decimal(0) <= price <= MAX_PRICE:
                 problems[name] = [f"Give a price per million tokens from 0 to {MAX_PRICE}."]
+            else:
+                cleaned[name] = price
     _problems_to_error(problems)
     return cleaned
 
@@ -135,17 +140,35 @@ def update_model(model: LLMModel, changes: dict[str, Any], *, actor: Actor) -> L
     cleaned = _clean_model(changes, creating=False)
     if "name" in cleaned and LLMModel.objects.exclude(pk=model.pk).filter(name=cleaned["name"]).exists():
         raise ValidationError({"name": [f"A model named {cleaned['name']!r} exists."]})
-    for name, value in cleaned.items():
-        setattr(model, name, value)
-    model.save()
-    audit.record(actor, "model.update", "llm_model", model.name, {k: str(v) for k, v in cleaned.items()})
+    old_name = model.name
+    with transaction.atomic():
+        for name, value in cleaned.items():
+            setattr(model, name, value)
+        model.save()
+        if model.name != old_name:
+            _rename_in_task_lists(old_name, model.name)
+        audit.record(actor, "model.update", "llm_model", model.name, {k: str(v) for k, v in cleaned.items()})
     return model
 
 
 def delete_model(model: LLMModel, *, actor: Actor) -> None:
+    """Delete a model and take it out of the tenant's task lists."""
     name = model.name
-    model.delete()
-    audit.record(actor, "model.delete", "llm_model", name)
+    with transaction.atomic():
+        model.delete()
+        tasks = _rename_in_task_lists(name, None)
+        audit.record(actor, "model.delete", "llm_model", name, {"removed_from_tasks": tasks})
+
+
+def _rename_in_task_lists(old: str, new: str | None) -> list[str]:
+    """Task lists refer to models by name: follow a rename, or drop a deleted model."""
+    touched = []
+    for task_list in TaskModelList.objects.select_for_update().filter(model_names__contains=[old]):
+        names = [new if name == old else name for name in task_list.model_names]
+        task_list.model_names = [name for name in dict.fromkeys(names) if name is not None]
+        task_list.save(update_fields=["model_names", "updated"])
+        touched.append(task_list.task)
+    return touched
 
 
 def set_task_models(
@@ -154,8 +177,8 @@ def set_task_models(
     problems: dict[str, list[str]] = {}
     if task not in TASKS:
         problems["task"] = [f"Choose one of: {', '.join(TASKS)}."]
-    if not isinstance(model_names, list) or len(model_names) > 10:
-        problems["model_names"] = ["Give a list of at most 10 model names."]
+    if not isinstance(model_names, list) or len(model_names) > 10 or not all(isinstance(n, str) and "\x00" not in n for n in model_names):
+        problems["model_names"] = ["Give a list of at most 10 model names (text)."]
     else:
         missing = sorted(set(model_names) - set(LLMModel.objects.filter(name__in=model_names).values_list("name", flat=True)))
         if missing:
@@ -179,92 +202,51 @@ class ConnectionCheck:
     latency_ms: int
     models: list[str]
     error: str = ""
+    method: str = "models"  # "models": GET /models answered; "completion": a 1-token completion did
 
 
-def test_provider_connection(provider: LLMProvider) -> ConnectionCheck:
-    """Ask the provider for its model list with its own key; report what happened."""
-    started = time.monotonic()
-    headers = {"Authorization": f"Bearer {decrypt(provider.api_key_encrypted)}"} if provider.has_api_key else {}
-    timeout = min(provider.timeout_seconds, settings.LLM_TEST_CONNECTION_TIMEOUT)
+def check_provider_connection(provider: LLMProvider) -> ConnectionCheck:
+    """Reach the provider with its own key and report what happened.
+
+    Asks for `GET {base_url}/models`. Some OpenAI-compatible servers do not offer that
+    list (404/405); then a one-token chat completion with the provider's first model
+    answers instead. The secret never appears in the report, even if the provider
+    echoes it back in an error.
+    """
     try:
-        response = httpx.get(f"{provider.base_url}/models", headers=headers, timeout=timeout)
+        secret = decrypt(provider.api_key_encrypted) if provider.has_api_key else ""
+    except ValueError:
+        return ConnectionCheck(False, None, 0, [], "The stored API key cannot be decrypted with the configured keys; set it again.")
+    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    timeout = min(provider.timeout_seconds, settings.LLM_TEST_CONNECTION_TIMEOUT)
+    started = time.monotonic()
+
+    def elapsed() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    def scrub(text: str) -> str:
+        return (text.replace(secret, "***") if secret else text)[:300]
+
+    try:
+        with httpx.Client(timeout=timeout, headers=headers) as client:
+            response = client.get(f"{provider.base_url}/models")
+            if response.status_code in (404, 405):
+                model = provider.models.order_by("name").first()
+                if model is None:
+                    return ConnectionCheck(False, response.status_code, elapsed(), [], "The provider lists no models and has no model to try a completion with.")
+                response = client.post(
+                    f"{provider.base_url}/chat/completions",
+                    json={"model": model.identifier, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1},
+                )
+                if response.status_code != 200:
+                    return ConnectionCheck(False, response.status_code, elapsed(), [], scrub(response.text), "completion")
+                return ConnectionCheck(True, 200, elapsed(), [model.identifier], method="completion")
     except httpx.HTTPError as error:
-        return ConnectionCheck(False, None, int((time.monotonic() - started) * 1000), [], f"{type(error).__name__}: {error}"[:300])
-    latency = int((time.monotonic() - started) * 1000)
+        return ConnectionCheck(False, None, elapsed(), [], scrub(f"{type(error).__name__}: {error}"))
     if response.status_code != 200:
-        return ConnectionCheck(False, response.status_code, latency, [], response.text[:300])
+        return ConnectionCheck(False, response.status_code, elapsed(), [], scrub(response.text))
     try:
         ids = [str(item.get("id")) for item in response.json().get("data", [])][:200]
     except (ValueError, AttributeError):
-        return ConnectionCheck(False, 200, latency, [], "The answer was not an OpenAI-style model list.")
-    return ConnectionCheck(True, 200, latency, ids)
-
-
-@dataclass
-class ImportSummary:
-    providers: list[str] = field(default_factory=list)
-    models: list[str] = field(default_factory=list)
-    tasks: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-
-
-def import_model_config_toml(text: str, *, actor: Actor) -> ImportSummary:
-    """Create or update providers, models and task lists from MaiBot's model_config.toml.
-
-    `[[api_providers]]` (name, base_url, api_key, max_retry, timeout), `[[models]]`
-    (name, model_identifier, api_provider, price_in, price_out) and
-    `[model_task_config.<task>]` (model_list, temperature, max_tokens). Tasks we do not
-    run are listed as skipped. All or nothing.
-    """
-    if len(text.encode()) > settings.MODEL_CONFIG_IMPORT_MAX_BYTES:
-        raise ValidationError({"file": [f"The file is larger than {settings.MODEL_CONFIG_IMPORT_MAX_BYTES} bytes."]})
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ValidationError({"file": [f"Not valid TOML: {error}"]}) from None
-    summary = ImportSummary()
-    with transaction.atomic():
-        for index, entry in enumerate(data.get("api_providers", [])):
-            fields = {"name": entry.get("name"), "base_url": entry.get("base_url")}
-            key = entry.get("api_key", "")
-            fields["api_key"] = key[0] if isinstance(key, list) and key else key if isinstance(key, str) else ""
-            if "timeout" in entry:
-                fields["timeout_seconds"] = entry["timeout"]
-            if "max_retry" in entry:
-                fields["max_retries"] = entry["max_retry"]
-            try:
-                existing = LLMProvider.objects.filter(name=fields["name"]).first()
-                if existing:
-                    update_provider(existing, fields, actor=actor)
-                else:
-                    create_provider(actor=actor, **fields)
-            except ValidationError as error:
-                raise ValidationError({f"api_providers[{index}].{k}": v for k, v in error.message_dict.items()}) from None
-            summary.providers.append(fields["name"])
-        for index, entry in enumerate(data.get("models", [])):
-            fields = {
-                "name": entry.get("name"), "identifier": entry.get("model_identifier"), "provider": entry.get("api_provider"),
-                "price_in": entry.get("price_in", 0), "price_out": entry.get("price_out", 0),
-            }
-            try:
-                existing = LLMModel.objects.filter(name=fields["name"]).first()
-                if existing:
-                    update_model(existing, fields, actor=actor)
-                else:
-                    create_model(actor=actor, **fields)
-            except ValidationError as error:
-                raise ValidationError({f"models[{index}].{k}": v for k, v in error.message_dict.items()}) from None
-            summary.models.append(fields["name"])
-        for task, entry in (data.get("model_task_config") or {}).items():
-            if task not in TASKS:
-                summary.skipped.append(task)
-                continue
-            try:
-                set_task_models(
-                    task, list(entry.get("model_list", [])), actor=actor,
-                    temperature=entry.get("temperature"), max_tokens=entry.get("max_tokens"),
-                )
-            except ValidationError as error:
-                raise ValidationError({f"model_task_config.{task}.{k}": v for k, v in error.message_dict.items()}) from None
-            summary.tasks.append(task)
-    return summary
+        return ConnectionCheck(False, 200, elapsed(), [], "The answer was not an OpenAI-style model list.")
+    return ConnectionCheck(True, 200, elapsed(), ids)

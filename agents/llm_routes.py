@@ -11,6 +11,8 @@ from agents.secrets import decrypt
 
 logger = logging.getLogger(__name__)
 
+TASKS = tuple(TaskModelList.Task.values)
+
 
 @dataclass(frozen=True)
 class ModelRoute:
@@ -29,8 +31,11 @@ class ModelRoute:
 def routes_for_task(task: str, agent: Agent | None = None, platform: str | None = None) -> list[ModelRoute]:
     """The task's models, in order: the agent's `models.<task>` setting, else the tenant's list.
 
-    Runs inside the tenant's schema. Names that match no model are skipped with a warning.
+    Runs inside the tenant's schema. Names that match no model, and providers whose key
+    cannot be decrypted (the encryption keys were changed), are skipped with a log line.
     """
+    if task not in TASKS:
+        raise ValueError(f"Unknown task {task!r}; tasks are {', '.join(TASKS)}.")
     task_list = TaskModelList.objects.filter(task=task).first()
     names: list[str] = []
     if agent is not None:
@@ -44,12 +49,17 @@ def routes_for_task(task: str, agent: Agent | None = None, platform: str | None 
         if model is None:
             logger.warning("task %s names model %r, which does not exist", task, name)
             continue
+        try:
+            api_key = decrypt(model.provider.api_key_encrypted)
+        except ValueError:
+            logger.error("provider %r: its API key cannot be decrypted; set it again", model.provider.name)
+            continue
         routes.append(
             ModelRoute(
                 model_name=model.name,
                 identifier=model.identifier,
                 base_url=model.provider.base_url.rstrip("/"),
-                api_key=decrypt(model.provider.api_key_encrypted),
+                api_key=api_key,
                 timeout=model.provider.timeout_seconds,
                 max_retries=model.provider.max_retries,
                 price_in=model.price_in,

@@ -29,8 +29,8 @@ from redis.exceptions import LockError
 
 from chat import redis_clients
 
-# `@<nick:id>`, and the quote form `[回复<nick:id>：quoted]` (full-width or ASCII colon).
-FLATTENED_AT = re.compile(r"@<(?P<nick>[^<>:]*):(?P<id>[^<>]+)>")
+# `@<nick:id>` (or `@<id>`), and the quote form `[回复<nick:id>：quoted]` (full-width or ASCII colon).
+FLATTENED_AT = re.compile(r"@<(?:(?P<nick>[^<>:]*):)?(?P<id>[^<>:]+)>")
 FLATTENED_QUOTE = re.compile(r"\[回复<(?P<nick>[^<>:]*):(?P<id>[^<>]+)>[：:]")
 QUESTION = re.compile(r"[?？]|\b(what|why|how|who|when|where)\b|吗|呢|什么|怎么|为什么", re.IGNORECASE)
 STATE_SECONDS = 24 * 3600

@@ -153,7 +153,11 @@ class UsageRecord(models.Model):
         ERROR = "error", "Error"
         QUOTA_EXCEEDED = "quota_exceeded", "Quota exceeded"
 
-    agent = models.ForeignKey("agents.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # No database constraint: a call finishing while its agent is deleted must not make
+    # the deletion fail; Django still nulls the link for rows it sees.
+    agent = models.ForeignKey(
+        "agents.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+    )
     platform = models.CharField(max_length=32, blank=True)
     stream_id = models.CharField(max_length=64, blank=True)
     task = models.CharField(max_length=32)
@@ -220,7 +224,9 @@ class Turn(models.Model):
         REPLY = "reply", "Reply"
         SILENT = "silent", "Stay silent"
 
-    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="+")
+    # No database constraint, as for UsageRecord: a turn ending while its agent is deleted
+    # must not make the deletion fail.
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     platform = models.CharField(max_length=32)
     stream_id = models.CharField(max_length=64)
     first_message_pk = models.BigIntegerField()

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -53,8 +54,9 @@ class Line:
     speaker: str
     time: Any
 
-    def transcript_line(self, agent_name: str) -> str:
-        when = timezone.localtime(self.time).strftime(TIME_FORMAT) if self.time else "--:--"
+    def transcript_line(self, agent_name: str, zone: tzinfo | None = None) -> str:
+        """`[HH:MM] speaker: text`, the time in the tenant's timezone."""
+        when = timezone.localtime(self.time, zone).strftime(TIME_FORMAT) if self.time else "--:--"
         who = f"{agent_name} (you)" if self.direction == "out" else self.speaker
         return f"[{when}] {who}: {self.text}"
 
@@ -266,7 +268,8 @@ def _load_turn(tenant: Tenant, agent_slug: str, stream_id: str, *, since: int | 
         history = (
             Message.objects.filter(stream=stream, pk__lte=new[-1].pk).select_related("sender").order_by("-pk")[:count]
         )
-        transcript = [_line(m).transcript_line(agent.name) for m in reversed(history)] if count else []
+        zone = sending.zone(config.get("timezone"))
+        transcript = [_line(m).transcript_line(agent.name, zone) for m in reversed(history)] if count else []
         private = not stream.group_id
         if private:
             chat_label = f"a private chat with {new[-1].speaker}"
@@ -286,19 +289,43 @@ def _line(message: Any) -> Line:
                 message.segments, user_id, speaker or "someone", message.time)
 
 
-@database_sync_to_async
-def _plan_with_model(tenant: Tenant, turn: TurnInput, platform: str, stream_id: str) -> planner.Decision:
-    with tenant_context(tenant):
-        return planner.decide_with_model(
-            turn.agent, platform=platform, stream_id=stream_id,
-            persona=turn.config.get("persona") or turn.agent.persona,
-            transcript=turn.transcript, new_lines=[line.transcript_line(turn.agent.name) for line in turn.new],
-        )
+# Model calls block for seconds. database_sync_to_async's default (thread-sensitive) runs
+# every call of a process on one shared thread, so they would queue behind each other;
+# they run on the worker pool instead, at most CHAT_LLM_CONCURRENCY at a time per event
+# loop (each holds a pooled database connection, so keep it below DB_POOL_MAX).
+_model_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    slots = _model_slots.get(loop)
+    if slots is None:
+        slots = _model_slots[loop] = asyncio.Semaphore(settings.CHAT_LLM_CONCURRENCY)
+    return slots
+
+
+async def _call_models(work: Callable[[], Any]) -> Any:
+    async with _slots():
+        return await database_sync_to_async(work, thread_sensitive=False)()
+
+
+async def _plan_with_model(tenant: Tenant, turn: TurnInput, platform: str, stream_id: str) -> planner.Decision:
+    zone = sending.zone(turn.config.get("timezone"))
+
+    def plan() -> planner.Decision:
+        with tenant_context(tenant):
+            return planner.decide_with_model(
+                turn.agent, platform=platform, stream_id=stream_id,
+                persona=turn.config.get("persona") or turn.agent.persona,
+                transcript=turn.transcript,
+                new_lines=[line.transcript_line(turn.agent.name, zone) for line in turn.new],
+            )
+
+    return await _call_models(plan)
 
 
 async def _write_reply(tenant: Tenant, turn: TurnInput, platform: str, stream_id: str, target: Line,
                        on_delta: Callable[[str], None] | None) -> replyer.Draft:
-    @database_sync_to_async
     def write() -> replyer.Draft:
         with tenant_context(tenant):
             return replyer.write_reply(
@@ -306,7 +333,7 @@ async def _write_reply(tenant: Tenant, turn: TurnInput, platform: str, stream_id
                 transcript=turn.transcript, speaker=target.speaker, target_text=target.text, on_delta=on_delta,
             )
 
-    return await write()
+    return await _call_models(write)
 
 
 async def _store_reply(tenant: Tenant, agent: Agent, platform: str, stream_id: str, turn: TurnInput, text: str,
@@ -331,14 +358,6 @@ def _record_turn(tenant: Tenant, turn: TurnInput, platform: str, stream_id: str,
 
 
 async def _publish(schema_name: str, agent_slug: str, event: dict[str, Any]) -> None:
-    """Tell the dashboard's live view; a failing channel layer must not fail the turn."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        await asyncio.wait_for(
-            layer.group_send(f"live.{schema_name}.{agent_slug}", {"type": "live.event", "event": event}),
-            timeout=settings.CHAT_LIVE_EVENT_TIMEOUT,
-        )
-    except Exception:  # noqa: BLE001 - the live view is best effort
-        logger.warning("live event %s not published", event.get("kind"), exc_info=True)
+    from chat import delivery
+
+    await delivery.publish_live_event(schema_name, agent_slug, event)

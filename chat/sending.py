@@ -58,7 +58,8 @@ def _listed(value: str, entries: Iterable[Any], platform: str) -> bool:
     return False
 
 
-def _zone(name: str | None) -> ZoneInfo:
+def zone(name: str | None) -> ZoneInfo:
+    """The configured timezone; UTC (with a log line) when the name is unknown."""
     try:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
@@ -68,7 +69,7 @@ def _zone(name: str | None) -> ZoneInfo:
 
 def in_quiet_hours(windows: Iterable[str], tz_name: str | None, now: datetime | None = None) -> str | None:
     """The quiet window ("HH:MM-HH:MM", may cross midnight) `now` falls in, if any."""
-    local = (now or timezone.now()).astimezone(_zone(tz_name)).time()
+    local = (now or timezone.now()).astimezone(zone(tz_name)).time()
     for window in windows or ():
         match = WINDOW.match(str(window))
         if not match:
@@ -152,20 +153,24 @@ def _truncate(text: str, limit: int) -> str:
 def _split(text: str, limit: int) -> list[str]:
     """Greedy packing of sentences (then words, then characters) into parts ≤ limit."""
     pieces: list[str] = []
-    for sentence in (s for s in SENTENCE_END.split(text) if s.strip()):
-        while len(sentence) > limit:
+    for sentence in SENTENCE_END.split(text):
+        sentence = sentence.strip() if not pieces else sentence.rstrip()
+        while len(sentence.strip()) > limit:
+            sentence = sentence.strip()
             space = sentence.rfind(" ", 0, limit + 1)
             at = space if space > 0 else limit
             pieces.append(sentence[:at])
             sentence = sentence[at:]
-        pieces.append(sentence)
+        if sentence.strip():
+            pieces.append(sentence)
     parts: list[str] = []
     current = ""
     for piece in pieces:
         if current and len(current) + len(piece) > limit:
             parts.append(current.strip())
-            current = ""
-        current += piece
+            current = piece.lstrip()
+        else:
+            current += piece
     if current.strip():
         parts.append(current.strip())
     return [part for part in parts if part]

@@ -117,3 +117,10 @@ def receive_message(agent: Agent, inbound: InboundMessage, *, tenant: Tenant | N
         )
         return Received(existing, existing.stream, False)
     return Received(message, stream, True)
+
+
+def playground_turn(agent: Agent, text: str, user_name: str):
+    """The dashboard playground's turn: see `chat.playground.playground_turn` (pipeline's side)."""
+    from chat.playground import playground_turn as run
+
+    return run(agent, text, user_name)

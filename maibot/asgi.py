@@ -5,6 +5,7 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maibot.settings")
 
+from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 
@@ -15,6 +16,7 @@ from maibot.routing import websocket_urlpatterns  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": django_application,
-        "websocket": URLRouter(websocket_urlpatterns),
+        # Sessions let the dashboard's live view know its user; adapters use API keys.
+        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )

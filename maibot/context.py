@@ -51,11 +51,14 @@ def bound(**fields: str | None) -> Iterator[Isolation]:
 
 
 class IsolationLogFilter(logging.Filter):
-    """Adds `tenant`, `agent`, `platform`, `stream` and `request` attributes to every record."""
+    """Adds `tenant`, `agent`, `platform`, `stream` and `request_id` attributes to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         isolation = _current.get()
-        for name in ("tenant", "agent", "platform", "stream", "request"):
+        for name in ("tenant", "agent", "platform", "stream"):
             if not hasattr(record, name):
                 setattr(record, name, getattr(isolation, name) or "-")
+        # Not `request`: Django's own loggers put the request object there.
+        if not hasattr(record, "request_id"):
+            record.request_id = isolation.request or "-"
         return True

@@ -29,7 +29,8 @@ def check_redis() -> None:
 def check_celery() -> None:
     from maibot.celery import app
 
-    replies = app.control.ping(timeout=settings.READINESS_TIMEOUT_SECONDS)
+    # limit=1: answer as soon as one worker replies instead of waiting out the timeout
+    replies = app.control.ping(timeout=settings.READINESS_TIMEOUT_SECONDS, limit=1)
     if not replies:
         raise RuntimeError("no Celery worker answered a ping")
 

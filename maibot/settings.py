@@ -78,6 +78,8 @@ TENANT_HOST_CACHE_SECONDS = env.int("TENANT_HOST_CACHE_SECONDS", default=60)
 
 MIDDLEWARE = [
     "maibot.health.HealthMiddleware",
+    # Static files (the staff admin's styles) on any host, before tenant resolution.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "maibot.api.middleware.RequestIdMiddleware",
     "tenants.middleware.TenantHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -99,6 +101,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tenants.dashboard.dashboard_context",
             ]
         },
     }
@@ -155,7 +158,18 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="MaiBot Cloud <noreply@localhost>")
+TENANT_SWITCH_TOKEN_SECONDS = env.int("TENANT_SWITCH_TOKEN_SECONDS", default=60)
+DASHBOARD_PAGE_SIZE = env.int("DASHBOARD_PAGE_SIZE", default=50)
 STATIC_ROOT = VAR_DIR / "static"
+# Serve straight from the apps' static folders: no collectstatic step for `make run`.
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing root
+WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MULTITENANT_RELATIVE_MEDIA_ROOT = "tenants/%s"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -201,7 +215,7 @@ LOGGING = {
     "formatters": {
         "plain": {
             "format": (
-                "%(asctime)s %(levelname)s %(name)s tenant=%(tenant)s agent=%(agent)s request=%(request)s %(message)s"
+                "%(asctime)s %(levelname)s %(name)s tenant=%(tenant)s agent=%(agent)s request=%(request_id)s %(message)s"
             )
         }
     },
@@ -234,7 +248,8 @@ CHAT_TURN_LOCK_SECONDS = env.int("CHAT_TURN_LOCK_SECONDS", default=300)
 CHAT_TURN_MAX_MESSAGES = env.int("CHAT_TURN_MAX_MESSAGES", default=20)
 PLANNER_MAX_TOKENS = env.int("PLANNER_MAX_TOKENS", default=200)
 CHAT_TURN_WAIT_SECONDS = env.float("CHAT_TURN_WAIT_SECONDS", default=30.0)
-CHAT_LIVE_EVENT_TIMEOUT = env.float("CHAT_LIVE_EVENT_TIMEOUT", default=2.0)
+CHAT_STREAM_MAX_EVENTS = env.int("CHAT_STREAM_MAX_EVENTS", default=4096)
+CHAT_LLM_CONCURRENCY = env.int("CHAT_LLM_CONCURRENCY", default=8)
 
 # Memory and embeddings
 EMBEDDING_BATCH_SIZE = env.int("EMBEDDING_BATCH_SIZE", default=64)
@@ -264,7 +279,6 @@ CELERY_BEAT_SCHEDULE = {
     "maintenance": {"task": "memory.dispatch", "schedule": MAINTENANCE_INTERVAL_SECONDS, "args": ("maintenance",)},
     "statistics": {"task": "memory.dispatch", "schedule": STATS_INTERVAL_SECONDS, "args": ("stats",)},
 }
-# Chat: Redis for counters, locks and gateway state (connections in the pool, socket timeout).
 
 # Chat gateway: frame and media bounds, API-Server dedup, outbound replay, pipeline hand-off.
 CHAT_WS_MAX_FRAME_BYTES = env.int("CHAT_WS_MAX_FRAME_BYTES", default=4 * 1024 * 1024)

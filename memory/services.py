@@ -100,6 +100,10 @@ def _clean(fields: dict[str, Any], *, current: Memory | None = None) -> dict[str
             if value is not None and not isinstance(moment, datetime):
                 problems[name] = ["Give an ISO 8601 date and time, or null."]
             cleaned[name] = moment
+    for name, value in cleaned.items():
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            problems.setdefault(name, []).append("Text may not contain NUL characters.")
     if not problems:
         level = cleaned.get("level", current.level if current else None)
         platform = cleaned.get("platform", current.platform if current else "")
@@ -277,8 +281,8 @@ def search_for_reply(agent: Agent, platform: str, stream_id: str, query_text: st
     if not config["memory_enabled"] or not query_text.strip():
         return []
     k = config["memory_top_k"] if k is None else k
-    if k <= 0:
-        return []
+    if k <= 0 or not live(Memory.objects.filter(agent=agent)).exists():
+        return []  # nothing to find: skip embedding the query (and loading the model)
     hits = search_in_scope(agent, query_text, platform=platform, stream_id=stream_id, k=k, scope=config["memory_scope"])
     return [hit for hit in hits if hit.score >= settings.MEMORY_REPLY_MIN_SCORE]
 

@@ -98,6 +98,32 @@ def add_member(tenant: Tenant, email: str, role: str) -> tuple[Membership, str |
     return membership, password
 
 
+def change_role(membership: Membership, role: str, *, by: Membership) -> Membership:
+    """Change a member's role; only owners grant or take the owner role, and an
+    organisation always keeps at least one owner."""
+    if role not in Membership.Role.values:
+        raise ValidationError({"role": [f"Choose one of: {', '.join(Membership.Role.values)}."]})
+    if (role == "owner" or membership.role == "owner") and by.role != "owner":
+        raise ValidationError("Only an owner can grant or take the owner role.")
+    if membership.role == "owner" and role != "owner" and _last_owner(membership):
+        raise ValidationError("An organisation needs at least one owner.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+def remove_member(membership: Membership, *, by: Membership) -> None:
+    if membership.role == "owner" and by.role != "owner":
+        raise ValidationError("Only an owner can remove an owner.")
+    if membership.role == "owner" and _last_owner(membership):
+        raise ValidationError("An organisation needs at least one owner.")
+    membership.delete()
+
+
+def _last_owner(membership: Membership) -> bool:
+    return not Membership.objects.filter(tenant=membership.tenant, role="owner").exclude(pk=membership.pk).exists()
+
+
 def get_tenant(slug: str) -> Tenant:
     try:
         return Tenant.objects.get(slug=slug)

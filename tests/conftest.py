@@ -23,8 +23,10 @@ def _ensure_tenant(slug: str) -> Tenant:
         tenant = Tenant.objects.filter(slug=slug).first()
         if tenant is None:
             tenant = services.create_tenant(slug=slug, name=TENANTS[slug], owner_email=f"owner@{slug}.example").tenant
+            services.forget_hosts(tenant)  # a cached host lookup would still name the flushed row
         elif not Domain.objects.filter(tenant=tenant).exists():
             Domain.objects.create(domain=services.domain_for(slug), tenant=tenant, is_primary=True)
+            services.forget_hosts(tenant)
         return tenant
 
 

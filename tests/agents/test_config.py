@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django_tenants.utils import tenant_context
 
 from agents import config
+from agents import services as agent_services
 from agents.audit import Actor
+from agents.config_schema import SCHEMA
 from agents.models import Agent, ConfigChange
 
 ADMIN = Actor("user:admin@example.com", "req-1")
@@ -141,3 +143,73 @@ def test_one_tenants_config_is_invisible_to_the_other(tenant_a, tenant_b):
         assert config.effective_config()["talk_frequency"] == 0.5
         assert ConfigChange.objects.count() == 0
     assert cached_a == 0.9
+
+
+def test_a_cached_config_is_served_without_asking_the_database(mai, django_assert_num_queries):
+    config.effective_config(mai, "qq")  # fills the cache
+
+    with django_assert_num_queries(0):
+        again = config.effective_config(mai, "qq")
+
+    assert again["persona"] == "A cat."
+
+
+def test_a_value_written_in_a_rolled_back_transaction_is_never_served_from_the_cache(mai):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        config.set_config_value("agent", "talk_frequency", 0.9, agent=mai, actor=ADMIN)
+        assert config.effective_config(mai)["talk_frequency"] == 0.9  # the transaction sees its write
+        raise RuntimeError("the request failed later")
+
+    assert config.effective_config(mai)["talk_frequency"] == 0.5
+
+
+def test_the_same_agent_id_in_another_tenant_has_its_own_cached_config(tenant_a, tenant_b):
+    with tenant_context(tenant_a):
+        theirs = Agent.objects.create(pk=990_001, slug="mai", name="Mai")
+        config.set_config_value("agent", "talk_frequency", 0.9, agent=theirs, actor=ADMIN)
+    with tenant_context(tenant_b):
+        ours = Agent.objects.create(pk=990_001, slug="mai", name="Mai")
+        first = config.effective_config(ours)["talk_frequency"]
+        cached = config.effective_config(ours)["talk_frequency"]
+    with tenant_context(tenant_a):
+        assert config.effective_config(theirs)["talk_frequency"] == 0.9
+    assert (first, cached) == (0.5, 0.5)
+
+
+def test_rollback_takes_a_history_id_as_well(mai):
+    change = config.set_config_value("agent", "memory_top_k", 9, agent=mai, actor=ADMIN)
+
+    config.rollback_config(change.pk, ADMIN)
+
+    assert config.effective_config(mai).sources["memory_top_k"] == "default"
+    with pytest.raises(ValidationError):
+        config.rollback_config(10**9, ADMIN)
+
+
+def test_the_platform_layer_needs_a_proper_platform_name(mai):
+    for platform in (None, "", "q q", "x" * 33):
+        with pytest.raises(ValidationError) as refused:
+            config.set_config_value("platform", "talk_frequency", 0.1, agent=mai, platform=platform, actor=ADMIN)
+        assert "platform" in refused.value.message_dict
+
+
+def test_every_declared_default_passes_its_own_validation():
+    for name, key in SCHEMA.items():
+        assert key.clean(key.default) == key.default, name
+
+
+def test_a_setting_changed_on_the_agent_row_is_seen_at_once(mai):
+    config.effective_config(mai)  # cached
+
+    agent_services.update_agent(mai, {"reply_style": "Short."}, actor=ADMIN)
+
+    effective = config.effective_config(mai)
+    assert (effective["reply_style"], effective.sources["reply_style"]) == ("Short.", "agent")
+
+
+def test_an_agent_object_loaded_before_an_edit_still_gets_the_new_persona(mai):
+    loaded_earlier = Agent.objects.get(pk=mai.pk)
+
+    agent_services.update_agent(mai, {"persona": "A fox."}, actor=ADMIN)
+
+    assert config.effective_config(loaded_earlier)["persona"] == "A fox."

@@ -1,155 +1,149 @@
 from __future__ import annotations
 
-from decimal import Decimal
+import logging
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.exceptions import ValidationError
-from django_tenants.utils import tenant_context
+from django.db import connection
 
 from agents import config, llm_catalog
 from agents.audit import Actor
 from agents.llm_routes import routes_for_task
-from agents.models import Agent, LLMModel, LLMProvider, TaskModelList
+from agents.models import Agent, AuditEntry, LLMProvider, TaskModelList
 
 ADMIN = Actor("user:admin@example.com")
 
-MODEL_CONFIG_TOML = '''
-[inner]
-version = "1.1.1"
 
-[[api_providers]]
-name = "DeepSeek"
-base_url = "https://api.deepseek.com/v1"
-api_key = "sk-deepseek-secret"
-client_type = "openai"
-max_retry = 2
-timeout = 30
-retry_interval = 10
-
-[[api_providers]]
-name = "SiliconFlow"
-base_url = "https://api.siliconflow.cn/v1/"
-api_key = ["sk-silicon-1", "sk-silicon-2"]
-client_type = "openai"
-max_retry = 3
-timeout = 60
-
-[[models]]
-model_identifier = "deepseek-chat"
-name = "deepseek-v3"
-api_provider = "DeepSeek"
-price_in = 2.0
-price_out = 8.0
-
-[[models]]
-model_identifier = "Qwen/Qwen3-8B"
-name = "qwen3-8b"
-api_provider = "SiliconFlow"
-price_in = 0
-price_out = 0
-
-[[models]]
-model_identifier = "BAAI/bge-m3"
-name = "bge-m3"
-api_provider = "SiliconFlow"
-
-[model_task_config.replyer]
-model_list = ["deepseek-v3", "qwen3-8b"]
-temperature = 0.3
-max_tokens = 800
-
-[model_task_config.utils]
-model_list = ["qwen3-8b"]
-
-[model_task_config.embedding]
-model_list = ["bge-m3"]
-
-[model_task_config.emotion]
-model_list = ["qwen3-8b"]
-'''
+@pytest.fixture
+def catalog(in_tenant_a):
+    """Two providers, three models, and replyer/planner task lists."""
+    fast = llm_catalog.create_provider(name="fast", base_url="https://fast.example/v1/", api_key="sk-fast-secret", timeout_seconds=20, max_retries=1, actor=ADMIN)
+    slow = llm_catalog.create_provider(name="slow", base_url="https://slow.example/v1", api_key="sk-slow-secret", actor=ADMIN)
+    llm_catalog.create_model(name="small", provider="fast", identifier="small-1", price_in="0.5", price_out="1.5", actor=ADMIN)
+    llm_catalog.create_model(name="large", provider="slow", identifier="large-2", actor=ADMIN)
+    llm_catalog.create_model(name="tiny", provider=fast, identifier="tiny-0", actor=ADMIN)
+    llm_catalog.set_task_models("replyer", ["large", "small"], temperature=0.4, max_tokens=600, actor=ADMIN)
+    llm_catalog.set_task_models("planner", ["small", "tiny"], actor=ADMIN)
+    return fast, slow
 
 
-def test_importing_model_config_toml_creates_the_same_providers_models_and_tasks(in_tenant_a):
-    summary = llm_catalog.import_model_config_toml(MODEL_CONFIG_TOML, actor=ADMIN)
-
-    assert summary.providers == ["DeepSeek", "SiliconFlow"]
-    assert summary.skipped == ["emotion"]
-    silicon = LLMProvider.objects.get(name="SiliconFlow")
-    assert (silicon.base_url, silicon.timeout_seconds, silicon.max_retries) == ("https://api.siliconflow.cn/v1", 60.0, 3)
-    deepseek_v3 = LLMModel.objects.get(name="deepseek-v3")
-    assert (deepseek_v3.identifier, deepseek_v3.provider.name, deepseek_v3.price_in, deepseek_v3.price_out) == (
-        "deepseek-chat", "DeepSeek", Decimal("2"), Decimal("8"),
-    )
-    replyer = TaskModelList.objects.get(task="replyer")
-    assert (replyer.model_names, replyer.temperature, replyer.max_tokens) == (["deepseek-v3", "qwen3-8b"], 0.3, 800)
+def test_routes_follow_the_task_list_in_order_with_provider_and_task_settings(catalog):
     routes = routes_for_task("replyer")
-    assert [(r.model_name, r.identifier, r.api_key) for r in routes] == [
-        ("deepseek-v3", "deepseek-chat", "sk-deepseek-secret"), ("qwen3-8b", "Qwen/Qwen3-8B", "sk-silicon-1"),
-    ]
+
+    assert [r.model_name for r in routes] == ["large", "small"]
+    small = routes[1]
+    assert (small.identifier, small.base_url, small.api_key, small.timeout, small.max_retries) == (
+        "small-1", "https://fast.example/v1", "sk-fast-secret", 20.0, 1,
+    )
+    assert (str(small.price_in), str(small.price_out), small.temperature, small.max_tokens) == ("0.500000", "1.500000", 0.4, 600)
 
 
-def test_importing_twice_updates_instead_of_duplicating(in_tenant_a):
-    llm_catalog.import_model_config_toml(MODEL_CONFIG_TOML, actor=ADMIN)
-    llm_catalog.import_model_config_toml(MODEL_CONFIG_TOML.replace("price_out = 8.0", "price_out = 9.0"), actor=ADMIN)
+def test_an_agents_model_setting_overrides_the_tenant_task_list(catalog):
+    agent = Agent.objects.create(slug="mai", name="Mai")
+    config.set_config_value("agent", "models.replyer", ["tiny"], agent=agent, actor=ADMIN)
+    config.set_config_value("platform", "models.replyer", ["small"], agent=agent, platform="qq", actor=ADMIN)
 
-    assert LLMProvider.objects.count() == 2
-    assert LLMModel.objects.get(name="deepseek-v3").price_out == Decimal("9")
+    assert [r.model_name for r in routes_for_task("replyer", agent)] == ["tiny"]
+    assert [r.model_name for r in routes_for_task("replyer", agent, "qq")] == ["small"]
+    assert [r.model_name for r in routes_for_task("replyer")] == ["large", "small"]
+    assert [r.model_name for r in routes_for_task("planner", agent)] == ["small", "tiny"]
 
 
-def test_a_toml_naming_an_unknown_provider_changes_nothing(in_tenant_a):
-    broken = MODEL_CONFIG_TOML.replace('name = "qwen3-8b"\napi_provider = "SiliconFlow"', 'name = "qwen3-8b"\napi_provider = "Nowhere"')
+def test_an_unknown_task_is_a_programming_error(in_tenant_a):
+    with pytest.raises(ValueError, match="Unknown task"):
+        routes_for_task("replier")
 
+
+def test_a_task_list_must_name_existing_models_and_sane_parameters(catalog):
     with pytest.raises(ValidationError) as refused:
-        llm_catalog.import_model_config_toml(broken, actor=ADMIN)
+        llm_catalog.set_task_models("replyer", ["ghost"], temperature=7, max_tokens=0, actor=ADMIN)
 
-    assert "models[1].provider" in refused.value.message_dict
+    assert set(refused.value.message_dict) == {"model_names", "temperature", "max_tokens"}
+    assert "ghost" in refused.value.message_dict["model_names"][0]
+    assert TaskModelList.objects.get(task="replyer").model_names == ["large", "small"]
+
+
+def test_invalid_provider_fields_are_refused_one_by_one(in_tenant_a):
+    with pytest.raises(ValidationError) as refused:
+        llm_catalog.create_provider(name="", base_url="ftp://x", timeout_seconds=0, max_retries=99, actor=ADMIN)
+
+    assert set(refused.value.message_dict) == {"name", "base_url", "timeout_seconds", "max_retries"}
     assert LLMProvider.objects.count() == 0
 
 
-def test_provider_keys_are_encrypted_at_rest(in_tenant_a):
-    provider = llm_catalog.create_provider(name="p", base_url="https://x.example/v1", api_key="sk-very-secret", actor=ADMIN)
-
-    assert "sk-very-secret" not in provider.api_key_encrypted
-    assert provider.has_api_key
-
-
-def test_an_agents_model_setting_overrides_the_tenant_task_list(in_tenant_a):
-    llm_catalog.import_model_config_toml(MODEL_CONFIG_TOML, actor=ADMIN)
-    agent = Agent.objects.create(slug="mai", name="Mai")
-    config.set_config_value("agent", "models.replyer", ["qwen3-8b"], agent=agent, actor=ADMIN)
-
-    assert [r.model_name for r in routes_for_task("replyer", agent)] == ["qwen3-8b"]
-    assert [r.model_name for r in routes_for_task("replyer")] == ["deepseek-v3", "qwen3-8b"]
-
-
-def test_a_task_list_must_name_existing_models(in_tenant_a):
+def test_invalid_model_prices_are_refused(catalog):
     with pytest.raises(ValidationError) as refused:
-        llm_catalog.set_task_models("replyer", ["ghost"], actor=ADMIN)
-    assert "ghost" in refused.value.message_dict["model_names"][0]
+        llm_catalog.create_model(name="x", provider="fast", identifier="x", price_in="-1", price_out="NaN", actor=ADMIN)
+
+    assert set(refused.value.message_dict) == {"price_in", "price_out"}
 
 
-def test_test_connection_lists_the_providers_models_with_its_key(in_tenant_a, openai_server):
-    openai_server.required_api_key = "sk-right"
-    good = llm_catalog.create_provider(name="good", base_url=openai_server.url, api_key="sk-right", actor=ADMIN)
-    bad = llm_catalog.create_provider(name="bad", base_url=openai_server.url, api_key="sk-wrong", actor=ADMIN)
+def test_renaming_a_model_keeps_the_task_lists_pointing_at_it(catalog):
+    small = catalog[0].models.get(name="small")
 
-    ok, refused = llm_catalog.test_provider_connection(good), llm_catalog.test_provider_connection(bad)
+    llm_catalog.update_model(small, {"name": "small-v2"}, actor=ADMIN)
 
-    assert ok.ok and "fake-chat" in ok.models
-    assert not refused.ok and refused.status == 401
+    assert TaskModelList.objects.get(task="replyer").model_names == ["large", "small-v2"]
+    assert [r.model_name for r in routes_for_task("planner")] == ["small-v2", "tiny"]
 
 
-def test_test_connection_reports_an_unreachable_provider(in_tenant_a):
-    provider = llm_catalog.create_provider(name="gone", base_url="http://127.0.0.1:9/v1", api_key="k", timeout_seconds=2, actor=ADMIN)
+def test_deleting_a_model_or_provider_takes_its_models_out_of_the_task_lists(catalog):
+    fast, slow = catalog
 
-    check = llm_catalog.test_provider_connection(provider)
+    llm_catalog.delete_model(slow.models.get(name="large"), actor=ADMIN)
+    llm_catalog.delete_provider(fast, actor=ADMIN)
 
-    assert not check.ok and check.status is None and "Connect" in check.error
+    assert TaskModelList.objects.get(task="replyer").model_names == []
+    assert TaskModelList.objects.get(task="planner").model_names == []
+    deleted = AuditEntry.objects.get(action="provider.delete")
+    assert sorted(deleted.changes["models_removed"]) == ["small", "tiny"]
+
+
+def test_provider_keys_are_encrypted_at_rest_and_absent_from_the_audit_log(catalog):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT api_key_encrypted FROM agents_llmprovider")
+        stored = " ".join(row[0] for row in cursor.fetchall())
+    audit = " ".join(str(entry.changes) for entry in AuditEntry.objects.all())
+
+    assert "sk-fast-secret" not in stored and "sk-slow-secret" not in stored
+    assert "sk-fast-secret" not in audit and "sk-slow-secret" not in audit
+    assert LLMProvider.objects.get(name="fast").has_api_key
+
+
+def test_keys_survive_a_rotation_of_the_encryption_key(in_tenant_a, settings):
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [old_key]
+    llm_catalog.create_provider(name="p", base_url="https://p.example/v1", api_key="sk-rotated", actor=ADMIN)
+    llm_catalog.create_model(name="m", provider="p", identifier="m", actor=ADMIN)
+    llm_catalog.set_task_models("utils", ["m"], actor=ADMIN)
+
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
+
+    assert [r.api_key for r in routes_for_task("utils")] == ["sk-rotated"]
+
+
+def test_a_key_that_cannot_be_decrypted_skips_its_routes_with_a_log_line(in_tenant_a, settings, caplog):
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    llm_catalog.create_provider(name="lost", base_url="https://lost.example/v1", api_key="sk-lost", actor=ADMIN)
+    llm_catalog.create_provider(name="kept", base_url="https://kept.example/v1", actor=ADMIN)
+    llm_catalog.create_model(name="a", provider="lost", identifier="a", actor=ADMIN)
+    llm_catalog.create_model(name="b", provider="kept", identifier="b", actor=ADMIN)
+    llm_catalog.set_task_models("utils", ["a", "b"], actor=ADMIN)
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+
+    with caplog.at_level(logging.ERROR, logger="agents.llm_routes"):
+        routes = routes_for_task("utils")
+
+    assert [(r.model_name, r.api_key) for r in routes] == [("b", "")]
+    assert "'lost'" in caplog.text and "sk-lost" not in caplog.text
 
 
 def test_one_tenants_providers_are_invisible_to_the_other(tenant_a, tenant_b):
+    from django_tenants.utils import tenant_context
+
     with tenant_context(tenant_a):
-        llm_catalog.import_model_config_toml(MODEL_CONFIG_TOML, actor=ADMIN)
+        llm_catalog.create_provider(name="mine", base_url="https://a.example/v1", actor=ADMIN)
     with tenant_context(tenant_b):
-        assert LLMProvider.objects.count() == 0
+        assert not LLMProvider.objects.filter(name="mine").exists()
         assert routes_for_task("replyer") == []

@@ -90,3 +90,13 @@ def test_a_duplicate_slug_is_a_conflict(member_client, agent_a):
 
     assert response.status_code == 409
     assert response.json()["error_code"] == "CONFLICT"
+
+
+def test_nul_characters_in_a_query_or_body_are_a_validation_error(member_client, agent_a):
+    client = member_client("member")
+
+    in_query = client.get("/api/v2/memories?q=a%00b")
+    in_body = client.post("/api/v2/memories", {"agent": "mai", "level": "agent", "title": "t\u0000", "content": "c"}, content_type="application/json")
+
+    assert (in_query.status_code, in_query.json()["error_code"], list(in_query.json()["errors"])) == (400, "VALIDATION_ERROR", ["q"])
+    assert (in_body.status_code, in_body.json()["error_code"], list(in_body.json()["errors"])) == (400, "VALIDATION_ERROR", ["title"])

@@ -20,6 +20,7 @@ BOT = "10001"
         ("hello", {"type": "seglist", "data": [{"type": "at", "data": f"Mai:{BOT}"}]}),
         ("hello", [{"type": "at", "data": {"user_id": int(BOT)}}]),
         (f"@<Mai:{BOT}> what do you think", []),
+        (f"@<{BOT}> what do you think", []),
         (f"[回复<Mai:{BOT}>：earlier words]，说：really?", []),
         ("is mai around today", []),
     ],

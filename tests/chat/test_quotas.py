@@ -12,7 +12,7 @@ from django_tenants.utils import tenant_context
 from chat import quotas
 from chat.models import UsageAlert, UsageRecord
 from tenants.models import Tenant
-from tests.chat.conftest import give_plan
+from tests.chat.conftest import forget_chat_counters, give_plan
 
 pytestmark = pytest.mark.usefixtures("clean_counters")
 
@@ -105,22 +105,29 @@ def test_crossing_eighty_percent_records_one_warning_alert(tenant_a: Tenant) -> 
 def test_missing_counters_are_rebuilt_from_usage_rows(tenant_a: Tenant) -> None:
     # given: usage rows written today, and Redis without counters
     give_plan(tenant_a)
+    before = quotas.usage_summary(tenant_a)
     with tenant_context(tenant_a):
         UsageRecord.objects.create(task="replyer", model_name="m", tokens_in=30, tokens_out=12,
                                    cost=Decimal("0.25"))
         UsageRecord.objects.create(task="replyer", model_name="m", status=UsageRecord.Status.ERROR)
+    forget_chat_counters(tenant_a)
     # when
-    summary = quotas.usage_summary(tenant_a)
+    after = quotas.usage_summary(tenant_a)
     # then: failed calls count no request
-    assert (summary["tokens_today"], summary["requests_today"], summary["cost_month"]) == (42, 1, Decimal("0.25"))
+    assert after["tokens_today"] - before["tokens_today"] == 42
+    assert after["requests_today"] - before["requests_today"] == 1
+    assert after["cost_month"] - before["cost_month"] == Decimal("0.25")
 
 
 def test_another_tenants_usage_is_not_counted(tenant_a: Tenant, tenant_b: Tenant) -> None:
     give_plan(tenant_a)
+    before_b = quotas.usage_summary(tenant_b)
     reservation = quotas.reserve(tenant_a, tokens=77, cost=Decimal("1"))
     quotas.commit(tenant_a, reservation, tokens=77, cost=Decimal("1"))
-    summary_b = quotas.usage_summary(tenant_b)
-    assert (summary_b["tokens_today"], summary_b["requests_today"], summary_b["cost_month"]) == (0, 0, Decimal("0"))
+    assert quotas.usage_summary(tenant_a)["tokens_today"] == 77
+    after_b = quotas.usage_summary(tenant_b)
+    assert [after_b[k] for k in ("tokens_today", "requests_today", "cost_month")] == [
+        before_b[k] for k in ("tokens_today", "requests_today", "cost_month")]
 
 
 @pytest.mark.django_db(transaction=True)

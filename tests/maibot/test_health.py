@@ -78,3 +78,10 @@ def test_readyz_reports_a_stopped_redis_by_name(client, db, settings, stopped_re
     assert body["checks"]["redis"]["ok"] is False
     assert "Connection" in body["checks"]["redis"]["error"]
     assert body["checks"]["database"]["ok"] is True
+
+
+def test_the_staff_admins_styles_are_served(client, db):
+    response = client.get("/static/admin/css/base.css", HTTP_HOST="localhost")
+
+    assert response.status_code == 200
+    assert b"body" in b"".join(response.streaming_content)

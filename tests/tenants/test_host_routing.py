@@ -7,10 +7,10 @@ from tenants import services
 
 
 def test_a_tenant_host_serves_that_tenants_pages(client, tenant_a, host_a):
-    response = client.get("/", HTTP_HOST=host_a)
+    response = client.get("/login/", HTTP_HOST=host_a)
 
     assert response.status_code == 200
-    assert tenant_a.name in response.content.decode()
+    assert f"Sign in to {tenant_a.name}" in response.content.decode()
 
 
 def test_an_unknown_host_answers_404(client, db):
@@ -28,7 +28,7 @@ def test_a_suspended_tenants_host_answers_a_clear_error_page(client, tenant_a, h
 
     assert response.status_code == 403
     assert "This organisation is suspended" in response.content.decode()
-    assert client.get("/", HTTP_HOST=host_a).status_code == 200
+    assert client.get("/login/", HTTP_HOST=host_a).status_code == 200
 
 
 def test_the_host_lookup_is_cached_after_the_first_request(client, tenant_a, host_a):
