@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 CLOSE_POLICY = 1008
 CLOSE_NORMAL = 1000
+CLOSE_UNAVAILABLE = 1011
 # Pipeline runs keep going after their socket closes (their replies wait for the next
 # connection), so they are held here rather than by the consumer.
 _pipeline_runs: set[asyncio.Task] = set()
@@ -51,7 +52,8 @@ class StoredInbound:
 
 class AdapterConsumer(AsyncWebsocketConsumer):
     identity: AdapterIdentity | None = None
-    replaced = False
+    replaced = False  # a newer connection took over
+    closing = False  # we are closing this socket for another reason
 
     # --- connection life -------------------------------------------------------------------------
 
@@ -65,7 +67,7 @@ class AdapterConsumer(AsyncWebsocketConsumer):
         # Accept first, then refuse with 1008 and a reason, as maim_message servers do.
         await self.accept()
         try:
-            self.identity = await database_call(adapters.authenticate_adapter)(
+            identity = await database_call(adapters.authenticate_adapter)(
                 self.handshake.api_key, self.handshake.platform
             )
         except AdapterRefused as refused:
@@ -73,26 +75,44 @@ class AdapterConsumer(AsyncWebsocketConsumer):
                            refused.message)
             await self.close(code=CLOSE_POLICY, reason=refused.message[:120])
             return
-        schema, agent_slug, platform = self.identity.tenant.schema_name, self.identity.agent_slug, self.identity.platform
+        except Exception:
+            logger.exception("adapter not authenticated: the database did not answer")
+            await self._close_unavailable()
+            return
+        schema, agent_slug, platform = identity.tenant.schema_name, identity.agent_slug, identity.platform
         context.set_isolation(tenant=schema, agent=agent_slug, platform=platform)
         self.group = delivery.connection_group(schema, agent_slug, platform)
-        # Newest wins: claim the adapter slot, tell older sockets (any process) to close, then listen.
-        await adapters.take_over(schema, agent_slug, platform, self.channel_name)
-        await self.channel_layer.group_send(self.group, {"type": "chat.replaced", "by": self.channel_name})
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        if not await adapters.is_current(schema, agent_slug, platform, self.channel_name):
-            await self._close_replaced()  # an even newer connection arrived meanwhile
-            return
-        logger.info("adapter connected (%s mode)", "api-server" if self.handshake.api_mode else "legacy")
-        await self._replay_pending()
+        self.identity = identity
+        try:
+            # Newest wins: claim the adapter slot, tell older sockets (any process) to close, then listen.
+            await adapters.take_over(schema, agent_slug, platform, self.channel_name)
+            await self.channel_layer.group_send(self.group, {"type": "chat.replaced", "by": self.channel_name})
+            await self.channel_layer.group_add(self.group, self.channel_name)
+            if not await adapters.is_current(schema, agent_slug, platform, self.channel_name):
+                await self._close_replaced()  # an even newer connection arrived meanwhile
+                return
+            logger.info("adapter connected (%s mode)", "api-server" if self.handshake.api_mode else "legacy")
+            await self._replay_pending()
+        except Exception:
+            logger.exception("adapter connection not set up")
+            await self._close_unavailable()
+
+    async def _close_unavailable(self) -> None:
+        """Redis or the database failed us: the adapter reconnects later; nothing was lost."""
+        self.closing = True
+        await self.close(code=CLOSE_UNAVAILABLE, reason="Temporarily unavailable; reconnect later.")
 
     async def disconnect(self, code: int) -> None:
         if self.identity is None:
             return
-        await self.channel_layer.group_discard(self.group, self.channel_name)
-        if not self.replaced:
-            await adapters.release(self.identity.tenant.schema_name, self.identity.agent_slug,
-                                   self.identity.platform, self.channel_name)
+        try:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            if not self.replaced:
+                await adapters.release(self.identity.tenant.schema_name, self.identity.agent_slug,
+                                       self.identity.platform, self.channel_name)
+        except Exception:
+            # The claim expires by itself (CHAT_ADAPTER_CLAIM_SECONDS); a newer connection overrides it anyway.
+            logger.warning("adapter connection not released cleanly", exc_info=True)
         logger.info("adapter disconnected (%s)", code)
 
     async def chat_replaced(self, event: dict[str, Any]) -> None:
@@ -107,7 +127,7 @@ class AdapterConsumer(AsyncWebsocketConsumer):
     # --- inbound frames ---------------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.identity is None or self.replaced:
+        if self.identity is None or self.replaced or self.closing:
             return
         try:
             frame = protocol.decode_frame(text_data if text_data is not None else bytes_data)
@@ -119,6 +139,7 @@ class AdapterConsumer(AsyncWebsocketConsumer):
             await self._refuse(error)
         except AdapterRefused as refused:
             logger.warning("adapter closed (%s): %s", refused.code, refused.message)
+            self.closing = True
             await self.close(code=CLOSE_POLICY, reason=refused.message[:120])
         except Exception:
             logger.exception("frame not handled")
@@ -216,7 +237,7 @@ class AdapterConsumer(AsyncWebsocketConsumer):
     # --- outbound ---------------------------------------------------------------------------------
 
     async def chat_outbound(self, event: dict[str, Any]) -> None:
-        if self.identity is not None and not self.replaced:
+        if self.identity is not None and not self.replaced and not self.closing:
             await self._write_outbound(int(event["message_pk"]), event.get("outbound"))
 
     async def _replay_pending(self) -> None:

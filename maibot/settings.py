@@ -232,6 +232,7 @@ LOGGING = {
 # Chat pipeline: Redis counters and locks, the LLM client, heartflow, sending, chat API.
 CHAT_REDIS_MAX_CONNECTIONS = env.int("CHAT_REDIS_MAX_CONNECTIONS", default=50)
 CHAT_REDIS_SOCKET_TIMEOUT = env.float("CHAT_REDIS_SOCKET_TIMEOUT", default=2.0)
+CHAT_REDIS_POOL_TIMEOUT = env.float("CHAT_REDIS_POOL_TIMEOUT", default=5.0)
 LLM_MAX_TIMEOUT_SECONDS = env.float("LLM_MAX_TIMEOUT_SECONDS", default=120.0)
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=5)
 LLM_RETRY_BACKOFF_SECONDS = env.float("LLM_RETRY_BACKOFF_SECONDS", default=0.5)
