@@ -262,9 +262,9 @@ class AdapterConsumer(AsyncWebsocketConsumer):
             frame = protocol.legacy_message(out)
         try:
             await self._send_frame(frame)
-        except Exception:
+        except Exception as exc:  # the socket went away (or stalled past CHAT_WS_SEND_TIMEOUT)
             await self._unclaim(message_pk)
-            logger.warning("message %s not written; it waits for the next connection", message_pk, exc_info=True)
+            logger.warning("message %s not written (%r); it waits for the next connection", message_pk, exc)
 
     @property
     def identity_key_label(self) -> str:
