@@ -3,21 +3,22 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from agents import config, llm_catalog, services
+from agents import config, llm_catalog, model_config_import, services
 from agents.config_schema import SCHEMA
 from agents.forms import AgentForm, CloneForm, FromTemplateForm, KeyForm, ModelForm, ProviderForm, TomlForm
 from agents.models import Agent, ConfigChange, LLMModel, LLMProvider, TaskModelList
 from agents.templates import TEMPLATES
 from maibot.errors import Conflict, LimitReached
 from tenants import apikeys
-from tenants.dashboard import actor_of, member_required, show_errors
+from tenants.dashboard import actor_of, error_messages, member_required, show_errors
 from tenants.models import ApiKey
 
 
@@ -62,8 +63,10 @@ def agent_create(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as error:
             show_errors(form, error)
-        except (LimitReached, Conflict) as problem:
-            form.add_error(None, str(problem))
+        except Conflict as taken:  # the only conflict on create is a slug in use
+            form.add_error("slug", str(taken))
+        except LimitReached as limit:
+            form.add_error(None, str(limit))
         else:
             messages.success(request, f"Agent {agent.name} created. Next: give it an API key.")
             return redirect("agent", slug=agent.slug)
@@ -81,8 +84,6 @@ def agent_detail(request: HttpRequest, slug: str) -> HttpResponse:
     form = AgentForm(initial=initial)
     if request.method == "POST":
         if request.membership.role not in ("admin", "owner"):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied("This needs the admin role.")
         form = AgentForm(request.POST)
         if form.is_valid():
@@ -105,7 +106,7 @@ def agent_clone(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             clone = services.clone_agent(request.tenant, agent, slug=form.cleaned_data["slug"], name=form.cleaned_data["name"] or None, actor=actor_of(request))
         except ValidationError as error:
-            messages.error(request, " ".join(m for ms in error.message_dict.values() for m in ms) if hasattr(error, "error_dict") else " ".join(error.messages))
+            messages.error(request, " ".join(error_messages(error)))
         except (LimitReached, Conflict) as problem:
             messages.error(request, str(problem))
         else:
@@ -154,7 +155,16 @@ def _keys_page(request: HttpRequest, agent: Agent, form: KeyForm, shown: apikeys
     return render(request, "dashboard/keys.html", {
         "agent": agent, "keys": apikeys.keys_of_agent(request.tenant, agent.slug), "form": form, "shown": shown,
         "ws_url": f"{'wss' if request.is_secure() else 'ws'}://{host}/ws",
+        "grace": _duration(settings.API_KEY_ROTATION_GRACE_SECONDS),
     })
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"
 
 
 def _key(request: HttpRequest, agent: Agent, key_id: int) -> ApiKey:
@@ -180,12 +190,20 @@ def key_rotate(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
     try:
         shown = services.rotate_key(_key(request, agent, key_id), actor=actor_of(request))
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages if not hasattr(error, "error_dict") else sum(error.message_dict.values(), [])))
+        messages.error(request, " ".join(error_messages(error)))
         return redirect("agent-keys", slug=agent.slug)
     return _keys_page(request, agent, KeyForm(), shown)
 
 
 LAYERS = ("tenant", "agent", "platform")
+
+
+def _nearest_layer(layers: frozenset[str], platform: str | None) -> str:
+    """The layer a change most likely means: the platform's when one is shown, else the agent's."""
+    for layer in ("platform", "agent", "tenant"):
+        if layer in layers and (layer != "platform" or platform):
+            return layer
+    return "tenant"
 
 
 def _config_rows(agent: Agent, platform: str | None) -> list[dict]:
@@ -197,6 +215,7 @@ def _config_rows(agent: Agent, platform: str | None) -> list[dict]:
             "key": key, "value": value, "source": effective.sources[name],
             "text": json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value,
             "is_text": key.kind is str, "layers": [layer for layer in LAYERS if layer in key.layers],
+            "default_layer": _nearest_layer(key.layers, platform),
         })
     return rows
 
@@ -204,12 +223,12 @@ def _config_rows(agent: Agent, platform: str | None) -> list[dict]:
 @member_required()
 def agent_config(request: HttpRequest, slug: str) -> HttpResponse:
     agent = _agent(slug)
-    platform = (request.GET.get("platform") or request.POST.get("platform") or "").strip() or None
+    # A platform typed in "other platform" wins over the list's choice.
+    chosen = request.GET.get("other_platform") or request.GET.get("platform") or request.POST.get("platform") or ""
+    platform = chosen.strip() or None
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         if request.membership.role not in ("admin", "owner"):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied("This needs the admin role.")
         key, layer = request.POST.get("key", ""), request.POST.get("layer", "agent")
         try:
@@ -244,52 +263,13 @@ def config_rollback(request: HttpRequest, slug: str, change_id: int) -> HttpResp
     try:
         config.rollback_config(change, actor=actor_of(request))
     except ValidationError as error:
-        messages.error(request, " ".join(sum(error.message_dict.values(), [])))
+        messages.error(request, " ".join(error_messages(error)))
     else:
         messages.success(request, f"{change.key} is back to its value before that change.")
     return redirect("agent-config", slug=agent.slug)
 
 
-@member_required()
-def llm(request: HttpRequest) -> HttpResponse:
-    forms = {"provider": ProviderForm(prefix="p"), "model": ModelForm(prefix="m"), "toml": TomlForm(prefix="t")}
-    status = 200
-    if request.method == "POST":
-        if request.membership.role not in ("admin", "owner"):
-            from django.core.exceptions import PermissionDenied
-
-            raise PermissionDenied("This needs the admin role.")
-        kind = request.POST.get("form")
-        actor = actor_of(request)
-        if kind == "provider":
-            form = forms["provider"] = ProviderForm(request.POST, prefix="p")
-            action = lambda data: llm_catalog.create_provider(actor=actor, **data)  # noqa: E731
-        elif kind == "model":
-            form = forms["model"] = ModelForm(request.POST, prefix="m")
-            action = lambda data: llm_catalog.create_model(actor=actor, **data)  # noqa: E731
-        elif kind == "toml":
-            form = forms["toml"] = TomlForm(request.POST, prefix="t")
-            action = lambda data: llm_catalog.import_model_config_toml(data["toml"], actor=actor)  # noqa: E731
-        elif kind == "task":
-            names = [n.strip() for n in request.POST.get("model_names", "").split(",") if n.strip()]
-            try:
-                llm_catalog.set_task_models(request.POST.get("task", ""), names, actor=actor)
-            except ValidationError as error:
-                messages.error(request, " ".join(sum(error.message_dict.values(), [])))
-            else:
-                messages.success(request, "Task models saved.")
-            return redirect("llm")
-        else:
-            raise Http404("Unknown form.")
-        if form.is_valid():
-            try:
-                action(form.cleaned_data)
-            except ValidationError as error:
-                show_errors(form, error)
-            else:
-                messages.success(request, "Saved.")
-                return redirect("llm")
-        status = 400
+def _llm_page(request: HttpRequest, forms: dict, status: int = 200) -> HttpResponse:
     tasks = {t.task: t for t in TaskModelList.objects.all()}
     return render(request, "dashboard/llm.html", {
         "providers": LLMProvider.objects.all(), "models": LLMModel.objects.select_related("provider"),
@@ -298,14 +278,81 @@ def llm(request: HttpRequest) -> HttpResponse:
     }, status=status)
 
 
+def _blank_llm_forms() -> dict:
+    return {"provider": ProviderForm(prefix="p"), "model": ModelForm(prefix="m"), "toml": TomlForm(prefix="t")}
+
+
+@member_required()
+def llm(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _llm_page(request, _blank_llm_forms())
+    if request.membership.role not in ("admin", "owner"):
+        raise PermissionDenied("This needs the admin role.")
+    kind, actor, forms = request.POST.get("form"), actor_of(request), _blank_llm_forms()
+    if kind == "task":
+        names = [n.strip() for n in request.POST.get("model_names", "").split(",") if n.strip()]
+        try:
+            llm_catalog.set_task_models(request.POST.get("task", ""), names, actor=actor)
+        except ValidationError as error:
+            messages.error(request, " ".join(error_messages(error)))
+        else:
+            messages.success(request, "Task models saved.")
+        return redirect("llm")
+    if kind == "provider":
+        form = forms["provider"] = ProviderForm(request.POST, prefix="p")
+        if form.is_valid():
+            try:
+                provider = llm_catalog.create_provider(actor=actor, **form.cleaned_data)
+            except ValidationError as error:
+                show_errors(form, error)
+            else:
+                messages.success(request, f"Provider {provider.name} added. Its API key is stored encrypted and never shown again.")
+                return redirect("llm")
+    elif kind == "model":
+        form = forms["model"] = ModelForm(request.POST, prefix="m")
+        if form.is_valid():
+            try:
+                model = llm_catalog.create_model(actor=actor, **form.cleaned_data)
+            except ValidationError as error:
+                show_errors(form, error)
+            else:
+                messages.success(request, f"Model {model.name} added.")
+                return redirect("llm")
+    elif kind == "toml":
+        form = forms["toml"] = TomlForm(request.POST, prefix="t")
+        if form.is_valid():
+            try:
+                summary = model_config_import.import_model_config_toml(form.cleaned_data["toml"], actor=actor)
+            except ValidationError as error:
+                # The importer names the entry at fault (e.g. `models[2].provider`); all of it concerns the file.
+                form.add_error("toml", error_messages(error))
+            else:
+                messages.success(request, _import_report(summary))
+                for skipped in summary.skipped:
+                    messages.warning(request, f"Skipped: {skipped}")
+                return redirect("llm")
+    else:
+        raise Http404("Unknown form.")
+    return _llm_page(request, forms, status=400)
+
+
+def _import_report(summary: model_config_import.ImportSummary) -> str:
+    parts = [f"{label}: {', '.join(names)}" for label, names in
+             (("providers", summary.providers), ("models", summary.models), ("task lists", summary.tasks)) if names]
+    return "Imported " + ("; ".join(parts) if parts else "nothing") + "."
+
+
 @require_POST
 @member_required("admin")
 def provider_test(request: HttpRequest, provider_id: int) -> HttpResponse:
     provider = LLMProvider.objects.filter(pk=provider_id).first()
     if provider is None:
         raise Http404("No such provider.")
-    check = llm_catalog.test_provider_connection(provider)
-    request.session["connection_check"] = {"provider": provider.name, "ok": check.ok, "status": check.status, "latency_ms": check.latency_ms, "models": check.models[:20], "error": check.error}
+    check = llm_catalog.check_provider_connection(provider)
+    request.session["connection_check"] = {
+        "provider": provider.name, "ok": check.ok, "status": check.status, "latency_ms": check.latency_ms,
+        "models": check.models[:20], "error": check.error,
+    }
     return redirect("llm")
 
 

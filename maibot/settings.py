@@ -166,6 +166,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="MaiBot Cloud <norepl
 TENANT_SWITCH_TOKEN_SECONDS = env.int("TENANT_SWITCH_TOKEN_SECONDS", default=60)
 DASHBOARD_PAGE_SIZE = env.int("DASHBOARD_PAGE_SIZE", default=50)
 STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve straight from the apps' static folders: no collectstatic step for `make run`.
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing root

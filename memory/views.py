@@ -4,7 +4,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from agents.models import Agent
 from memory import services
 from memory.models import Conflict, Memory
-from tenants.dashboard import actor_of, member_required, show_errors
+from tenants.dashboard import actor_of, error_messages, member_required, show_errors
 
 
 class MemoryForm(forms.Form):
@@ -56,8 +56,6 @@ def memory_edit(request: HttpRequest, memory_id: int) -> HttpResponse:
     form = MemoryForm(initial={"title": memory.title, "content": memory.content, "tags": ", ".join(memory.tags)})
     if request.method == "POST":
         if request.membership.role == "viewer":
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied("Viewers cannot change memories.")
         form = MemoryForm(request.POST)
         if form.is_valid():
@@ -91,7 +89,7 @@ def conflict_resolve(request: HttpRequest, conflict_id: int) -> HttpResponse:
     try:
         services.resolve_conflict(conflict, resolution=request.POST.get("resolution", ""), actor=actor_of(request))
     except ValidationError as error:
-        messages.error(request, " ".join(sum(error.message_dict.values(), [])))
+        messages.error(request, " ".join(error_messages(error)))
     else:
         messages.success(request, "Conflict resolved.")
     return redirect(f"/memory/?agent={conflict.agent.slug}")

@@ -11,6 +11,10 @@ from django_tenants.utils import tenant_context
 from tenants import services
 from tenants.models import ApiKey, Domain, Membership, Plan, Tenant
 
+admin.site.site_header = "MaiBot Cloud staff"
+admin.site.site_title = "MaiBot Cloud staff"
+admin.site.index_title = "Organisations, plans and people"
+
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
@@ -45,7 +49,7 @@ def _confirm(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: Query
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "status", "plan", "agent_count", "tokens_today", "cost_this_month", "created")
+    list_display = ("slug", "name", "status", "plan", "agent_count", "tokens_today", "requests_today", "cost_this_month", "created")
     list_filter = ("status", "plan")
     search_fields = ("slug", "name")
     readonly_fields = ("schema_name", "created")
@@ -71,14 +75,22 @@ class TenantAdmin(admin.ModelAdmin):
             return Agent.objects.count()
 
     def _usage(self, tenant: Tenant) -> dict:
-        from chat import quotas
+        # One summary per row serves all three usage columns.
+        if not hasattr(tenant, "_usage_summary"):
+            from chat import quotas
 
-        return quotas.usage_summary(tenant)
+            tenant._usage_summary = quotas.usage_summary(tenant)
+        return tenant._usage_summary
 
     @admin.display(description="tokens today")
     def tokens_today(self, tenant: Tenant) -> str:
         summary = self._usage(tenant)
         return f"{summary['tokens_today']} ({summary['levels']['daily_tokens']})"
+
+    @admin.display(description="requests today")
+    def requests_today(self, tenant: Tenant) -> str:
+        summary = self._usage(tenant)
+        return f"{summary['requests_today']} ({summary['levels']['daily_requests']})"
 
     @admin.display(description="cost this month")
     def cost_this_month(self, tenant: Tenant) -> str:

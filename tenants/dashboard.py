@@ -18,6 +18,9 @@ from agents.audit import Actor
 from tenants.models import Membership
 
 ROLE_RANK = {"viewer": 0, "member": 1, "admin": 2, "owner": 3}
+# The navigation section a path belongs to, by its first segment.
+SECTIONS = {"": "overview", "agents": "agents", "chats": "chats", "memory": "memory", "llm": "llm",
+            "usage": "usage", "members": "members", "audit": "audit"}
 
 
 def tenant_of(request: HttpRequest):  # noqa: ANN201 - Tenant or None
@@ -71,6 +74,14 @@ def show_errors(form: Form, error: ValidationError) -> None:
         form.add_error(None, error.messages)
 
 
+def error_messages(error: ValidationError) -> list[str]:
+    """A service's ValidationError as sentences for a flash message, fields named."""
+    if hasattr(error, "error_dict"):
+        return [message if field == "__all__" else f"{field}: {message}"
+                for field, messages in error.message_dict.items() for message in messages]
+    return list(error.messages)
+
+
 def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     """Template context: which tenant and role the page is shown in, and what it may offer."""
     membership = membership_of(request)
@@ -81,4 +92,5 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
         "can_operate": rank >= ROLE_RANK["member"],
         "can_manage": rank >= ROLE_RANK["admin"],
         "is_owner": rank >= ROLE_RANK["owner"],
+        "section": SECTIONS.get(request.path.strip("/").split("/")[0], ""),
     }

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core import signing
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from agents.models import Agent, AuditEntry
 from tenants import services
-from tenants.dashboard import actor_of, member_required, show_errors, tenant_of
+from tenants.dashboard import actor_of, member_required, tenant_of
 from tenants.forms import InviteForm, RoleForm
 from tenants.models import Membership
 
@@ -104,7 +104,7 @@ def members(request: HttpRequest) -> HttpResponse:
     invited_password = None
     if request.method == "POST":
         if request.membership.role not in ("admin", "owner"):
-            raise _forbidden()
+            raise PermissionDenied("Inviting needs the admin role.")
         form = InviteForm(request.POST)
         if form.is_valid():
             role = form.cleaned_data["role"]
@@ -119,12 +119,6 @@ def members(request: HttpRequest) -> HttpResponse:
                 form = InviteForm()
     rows = Membership.objects.filter(tenant=request.tenant).select_related("user").order_by("user__email")
     return render(request, "dashboard/members.html", {"rows": rows, "form": form, "role_form": RoleForm(), "invited_password": invited_password})
-
-
-def _forbidden():  # noqa: ANN202
-    from django.core.exceptions import PermissionDenied
-
-    return PermissionDenied("This needs the admin role.")
 
 
 def _audit(request: HttpRequest, action: str, object_id: str, changes: dict | None = None) -> None:
@@ -173,5 +167,3 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     page = Paginator(entries, settings.DASHBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "dashboard/audit.html", {"page": page, "action": action})
 
-
-__all__ = ["TenantLoginView", "show_errors"]

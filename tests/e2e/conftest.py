@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.chat.gateway_fixtures import ServerThread
+from tests.dashboard.live_server import web_server  # noqa: F401 - fixture
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
@@ -16,16 +15,6 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]
-
-
-@pytest.fixture(scope="session")
-def web_server() -> Iterator[ServerThread]:
-    """The whole ASGI application (HTTP and WebSockets) under uvicorn, for the session."""
-    from maibot.asgi import application
-
-    server = ServerThread(application).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="session")

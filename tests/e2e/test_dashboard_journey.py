@@ -6,15 +6,18 @@ import uuid
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django_tenants.utils import tenant_context
 
 from agents.models import Agent, LLMModel, LLMProvider, TaskModelList
-from chat.models import ChatStream, Message
+from chat.models import ChatStream, Message, UsageRecord
+from memory.models import HourlyStats
 from tenants.models import Membership
-from tests.chat.conftest import use_models
+from tests.chat.conftest import forget_chat_counters, use_models
 
 pytestmark = pytest.mark.browser
 PASSWORD = "e2e-Passw0rd!"
+MODELS = ("fake-chat", "fake-planner")
 
 
 @pytest.fixture
@@ -28,8 +31,8 @@ def people(transactional_db, tenant_a, tenant_b, openai_server):
         Membership.objects.create(user=user, tenant=tenant_a, role=role)
         users[role] = user
     with tenant_context(tenant_a):
-        use_models(openai_server, "replyer", ["fake-chat"], price_in="1", price_out="2")
-        use_models(openai_server, "planner", ["fake-planner"])
+        use_models(openai_server, "replyer", [MODELS[0]], price_in="1", price_out="2")
+        use_models(openai_server, "planner", [MODELS[1]])
     with tenant_context(tenant_b):
         b_agent = Agent.objects.create(slug=f"b-{suffix}", name="B's agent")
         b_stream = ChatStream.objects.create(stream_id=uuid.uuid4().hex * 2, agent=b_agent, platform="qq", group_id="1")
@@ -38,9 +41,13 @@ def people(transactional_db, tenant_a, tenant_b, openai_server):
     for tenant in (tenant_a, tenant_b):
         with tenant_context(tenant):
             Agent.objects.filter(slug__endswith=suffix).delete()
+            # what the playground's turn metered (usage rows outlive their agent)
+            UsageRecord.objects.filter(model_name__in=MODELS).delete()
+            HourlyStats.objects.filter(Q(agent_slug__endswith=suffix) | Q(model_name__in=MODELS)).delete()
             LLMModel.objects.all().delete()
             LLMProvider.objects.all().delete()
             TaskModelList.objects.all().delete()
+    forget_chat_counters(tenant_a, tenant_b)  # the quota counters are rebuilt from what is left
 
 
 def _sign_in(browser, base: str, email: str):  # noqa: ANN001, ANN202
@@ -82,6 +89,7 @@ def test_an_owner_creates_an_agent_keys_it_configures_it_and_talks_to_it(browser
     page.goto(f"{base}/agents/{slug}/keys/")  # a fresh visit: the key is never shown again
     assert key not in page.content()
     assert page.locator("[data-testid=keys] tr").count() == 2
+    page.screenshot(path=screenshot_dir / "03b-keys.png", full_page=True)
 
     # a config value and the layer it comes from
     page.goto(f"{base}/agents/{slug}/config/")
@@ -111,7 +119,7 @@ def test_an_owner_creates_an_agent_keys_it_configures_it_and_talks_to_it(browser
 
     # usage on the chart
     page.goto(f"{base}/usage/")
-    tokens = [float(v) for v in page.locator("[data-testid=chart-tokens_in] .bars div").evaluate_all("els => els.map(e => e.dataset.value)")]
+    tokens = [float(v) for v in page.locator("[data-testid=chart-tokens_in] rect.bar").evaluate_all("els => els.map(e => e.dataset.value)")]
     assert sum(tokens) > 0
     assert page.locator("[data-testid=by-model]").inner_text().count("fake-chat") == 1
     page.screenshot(path=screenshot_dir / "07-usage.png", full_page=True)
@@ -121,6 +129,12 @@ def test_an_owner_creates_an_agent_keys_it_configures_it_and_talks_to_it(browser
     page.click("text=private: dashboard-")
     assert page.locator("text=hello there, who are you?").count() == 1
     page.screenshot(path=screenshot_dir / "08-chat-history.png", full_page=True)
+
+    # the other main pages, for the record
+    for name, path in (("10-llm", "/llm/"), ("11-memory", "/memory/"), ("12-members", "/members/"), ("13-audit", "/audit/")):
+        assert page.goto(f"{base}{path}").status == 200, path
+        page.screenshot(path=screenshot_dir / f"{name}.png", full_page=True)
+    assert page.locator("[data-testid=audit]").inner_text().count("key.create") == 1
     context.close()
 
 
@@ -161,3 +175,32 @@ def test_a_viewer_sees_no_write_buttons_and_the_server_refuses_them(browser, web
         assert Agent.objects.get(slug=f"view-{people['suffix']}").is_active
         assert not Message.objects.filter(stream__agent__slug=f"view-{people['suffix']}").exists()
     context.close()
+
+
+def test_staff_see_organisations_with_usage_and_confirm_before_suspending(browser, web_server, people, screenshot_dir, tenant_a):
+    staff = get_user_model().objects.create_superuser(username=f"staff-{people['suffix']}", email=f"staff-{people['suffix']}@e2e.example", password=PASSWORD)
+    base = f"http://localhost:{web_server.port}"
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{base}/admin/login/?next=/admin/tenants/tenant/")
+    page.fill("#id_username", staff.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base}/admin/tenants/tenant/")
+
+    # the admin's own stylesheet is served by the same server
+    assert page.evaluate("getComputedStyle(document.querySelector('#header')).backgroundColor") != "rgba(0, 0, 0, 0)"
+    alpha = page.locator("#result_list tr", has_text="Alpha Org")
+    assert "Active" in alpha.inner_text()
+    page.screenshot(path=screenshot_dir / "20-staff-tenants.png", full_page=True)
+
+    alpha.locator("input[name=_selected_action]").check()
+    page.select_option("select[name=action]", "suspend")
+    page.click("button[name=index]")
+    assert "Suspend organisations?" in page.content()
+    page.screenshot(path=screenshot_dir / "21-staff-confirm-suspend.png", full_page=True)
+    page.click("text=No, go back")
+    tenant_a.refresh_from_db()
+    assert tenant_a.status == "active"
+    context.close()
+    staff.delete()
