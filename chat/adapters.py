@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django_tenants.utils import tenant_context
+from django_tenants.utils import schema_context, tenant_context
 
 from chat import redis_clients
 from tenants.apikeys import ApiKeyRejected, authenticate_api_key
 
 if TYPE_CHECKING:
+    from agents.models import Agent
     from tenants.models import Tenant
 
 PLATFORM_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -36,8 +37,12 @@ class AdapterRefused(Exception):
 @dataclass(frozen=True)
 class AdapterIdentity:
     tenant: Tenant
-    agent_slug: str
+    agent: Agent  # as it was at connect time; its row is not re-read for every message
     platform: str
+
+    @property
+    def agent_slug(self) -> str:
+        return self.agent.slug
 
 
 def check_platform(platform: str | None) -> str:
@@ -54,7 +59,8 @@ def authenticate_adapter(raw_key: str | None, platform: str | None) -> AdapterId
     if raw_key.lower().startswith("bearer "):
         raw_key = raw_key[7:]
     try:
-        identity = authenticate_api_key(raw_key)
+        with schema_context("public"):  # the key index lives in the public schema
+            identity = authenticate_api_key(raw_key)
     except ApiKeyRejected as exc:
         raise AdapterRefused(exc.code, exc.message) from None
     if not identity.has_scope(CHAT_SCOPE):
@@ -62,9 +68,10 @@ def authenticate_adapter(raw_key: str | None, platform: str | None) -> AdapterId
     from agents.models import Agent
 
     with tenant_context(identity.tenant):
-        if not Agent.objects.filter(slug=identity.agent_slug, is_active=True).exists():
-            raise AdapterRefused("agent_inactive", "The agent is missing or inactive.")
-    return AdapterIdentity(identity.tenant, identity.agent_slug, platform)
+        agent = Agent.objects.filter(slug=identity.agent_slug, is_active=True).first()
+    if agent is None:
+        raise AdapterRefused("agent_inactive", "The agent is missing or inactive.")
+    return AdapterIdentity(identity.tenant, agent, platform)
 
 
 # --- which connection is current -----------------------------------------------------------------
@@ -79,8 +86,9 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 
 
 async def take_over(schema_name: str, agent_slug: str, platform: str, channel_name: str) -> None:
-    """Mark this connection as the current one; it lives a day unless refreshed or released."""
-    await redis_clients.async_client().set(_owner_key(schema_name, agent_slug, platform), channel_name, ex=86_400)
+    """Mark this connection as the current one, until released or CHAT_ADAPTER_CLAIM_SECONDS pass."""
+    await redis_clients.async_client().set(_owner_key(schema_name, agent_slug, platform), channel_name,
+                                           ex=settings.CHAT_ADAPTER_CLAIM_SECONDS)
 
 
 async def is_current(schema_name: str, agent_slug: str, platform: str, channel_name: str) -> bool:

@@ -7,8 +7,8 @@ channel-layer group of (tenant, agent, platform) and are written by `chat.delive
 rules. A bad frame gets an error frame and a log line; the connection stays open.
 
 Every ORM call runs inside `tenant_context(...)` in the same `database_sync_to_async`
-function: Channels shares one database thread per process, so the schema must be set
-for each call, never assumed.
+function (`delivery.database_call`): the schema is set for each call, never assumed from
+the connection, whichever pooled thread and connection the call lands on.
 """
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django_tenants.utils import tenant_context
 
 from chat import adapters, delivery, pipeline, protocol, services
 from chat.adapters import AdapterIdentity, AdapterRefused
+from chat.delivery import database_call
 from chat.protocol import CustomMessage, FrameError, InboundMessage
 from maibot import context
 
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 CLOSE_POLICY = 1008
 CLOSE_NORMAL = 1000
+CLOSE_UNAVAILABLE = 1011
 # Pipeline runs keep going after their socket closes (their replies wait for the next
 # connection), so they are held here rather than by the consumer.
 _pipeline_runs: set[asyncio.Task] = set()
@@ -51,7 +52,8 @@ class StoredInbound:
 
 class AdapterConsumer(AsyncWebsocketConsumer):
     identity: AdapterIdentity | None = None
-    replaced = False
+    replaced = False  # a newer connection took over
+    closing = False  # we are closing this socket for another reason
 
     # --- connection life -------------------------------------------------------------------------
 
@@ -65,7 +67,7 @@ class AdapterConsumer(AsyncWebsocketConsumer):
         # Accept first, then refuse with 1008 and a reason, as maim_message servers do.
         await self.accept()
         try:
-            self.identity = await database_sync_to_async(adapters.authenticate_adapter)(
+            identity = await database_call(adapters.authenticate_adapter)(
                 self.handshake.api_key, self.handshake.platform
             )
         except AdapterRefused as refused:
@@ -73,26 +75,44 @@ class AdapterConsumer(AsyncWebsocketConsumer):
                            refused.message)
             await self.close(code=CLOSE_POLICY, reason=refused.message[:120])
             return
-        schema, agent_slug, platform = self.identity.tenant.schema_name, self.identity.agent_slug, self.identity.platform
+        except Exception:
+            logger.exception("adapter not authenticated: the database did not answer")
+            await self._close_unavailable()
+            return
+        schema, agent_slug, platform = identity.tenant.schema_name, identity.agent_slug, identity.platform
         context.set_isolation(tenant=schema, agent=agent_slug, platform=platform)
         self.group = delivery.connection_group(schema, agent_slug, platform)
-        # Newest wins: claim the adapter slot, tell older sockets (any process) to close, then listen.
-        await adapters.take_over(schema, agent_slug, platform, self.channel_name)
-        await self.channel_layer.group_send(self.group, {"type": "chat.replaced", "by": self.channel_name})
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        if not await adapters.is_current(schema, agent_slug, platform, self.channel_name):
-            await self._close_replaced()  # an even newer connection arrived meanwhile
-            return
-        logger.info("adapter connected (%s mode)", "api-server" if self.handshake.api_mode else "legacy")
-        await self._replay_pending()
+        self.identity = identity
+        try:
+            # Newest wins: claim the adapter slot, tell older sockets (any process) to close, then listen.
+            await adapters.take_over(schema, agent_slug, platform, self.channel_name)
+            await self.channel_layer.group_send(self.group, {"type": "chat.replaced", "by": self.channel_name})
+            await self.channel_layer.group_add(self.group, self.channel_name)
+            if not await adapters.is_current(schema, agent_slug, platform, self.channel_name):
+                await self._close_replaced()  # an even newer connection arrived meanwhile
+                return
+            logger.info("adapter connected (%s mode)", "api-server" if self.handshake.api_mode else "legacy")
+            await self._replay_pending()
+        except Exception:
+            logger.exception("adapter connection not set up")
+            await self._close_unavailable()
+
+    async def _close_unavailable(self) -> None:
+        """Redis or the database failed us: the adapter reconnects later; nothing was lost."""
+        self.closing = True
+        await self.close(code=CLOSE_UNAVAILABLE, reason="Temporarily unavailable; reconnect later.")
 
     async def disconnect(self, code: int) -> None:
         if self.identity is None:
             return
-        await self.channel_layer.group_discard(self.group, self.channel_name)
-        if not self.replaced:
-            await adapters.release(self.identity.tenant.schema_name, self.identity.agent_slug,
-                                   self.identity.platform, self.channel_name)
+        try:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            if not self.replaced:
+                await adapters.release(self.identity.tenant.schema_name, self.identity.agent_slug,
+                                       self.identity.platform, self.channel_name)
+        except Exception:
+            # The claim expires by itself (CHAT_ADAPTER_CLAIM_SECONDS); a newer connection overrides it anyway.
+            logger.warning("adapter connection not released cleanly", exc_info=True)
         logger.info("adapter disconnected (%s)", code)
 
     async def chat_replaced(self, event: dict[str, Any]) -> None:
@@ -107,7 +127,7 @@ class AdapterConsumer(AsyncWebsocketConsumer):
     # --- inbound frames ---------------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.identity is None or self.replaced:
+        if self.identity is None or self.replaced or self.closing:
             return
         try:
             frame = protocol.decode_frame(text_data if text_data is not None else bytes_data)
@@ -119,6 +139,7 @@ class AdapterConsumer(AsyncWebsocketConsumer):
             await self._refuse(error)
         except AdapterRefused as refused:
             logger.warning("adapter closed (%s): %s", refused.code, refused.message)
+            self.closing = True
             await self.close(code=CLOSE_POLICY, reason=refused.message[:120])
         except Exception:
             logger.exception("frame not handled")
@@ -216,8 +237,8 @@ class AdapterConsumer(AsyncWebsocketConsumer):
     # --- outbound ---------------------------------------------------------------------------------
 
     async def chat_outbound(self, event: dict[str, Any]) -> None:
-        if self.identity is not None and not self.replaced:
-            await self._write_outbound(int(event["message_pk"]))
+        if self.identity is not None and not self.replaced and not self.closing:
+            await self._write_outbound(int(event["message_pk"]), event.get("outbound"))
 
     async def _replay_pending(self) -> None:
         pending = await self._pending()
@@ -226,8 +247,13 @@ class AdapterConsumer(AsyncWebsocketConsumer):
         for message_pk in pending:
             await self._write_outbound(message_pk)
 
-    async def _write_outbound(self, message_pk: int) -> None:
-        out = await self._claim(message_pk)
+    async def _write_outbound(self, message_pk: int, announced: dict[str, Any] | None = None) -> None:
+        """Claim the message, then write it. A live announcement carries the frame's content,
+        so only the claim touches the database; a replay reads the message."""
+        if announced is not None:
+            out = protocol.Outbound(**announced) if await self._claim_announced(message_pk) else None
+        else:
+            out = await self._claim(message_pk)
         if out is None:
             return  # already written (live and replay both saw it) or not this adapter's
         if self.handshake.api_mode:
@@ -236,9 +262,9 @@ class AdapterConsumer(AsyncWebsocketConsumer):
             frame = protocol.legacy_message(out)
         try:
             await self._send_frame(frame)
-        except Exception:
+        except Exception as exc:  # the socket went away (or stalled past CHAT_WS_SEND_TIMEOUT)
             await self._unclaim(message_pk)
-            logger.warning("message %s not written; it waits for the next connection", message_pk, exc_info=True)
+            logger.warning("message %s not written (%r); it waits for the next connection", message_pk, exc)
 
     @property
     def identity_key_label(self) -> str:
@@ -251,43 +277,42 @@ class AdapterConsumer(AsyncWebsocketConsumer):
 
     # --- database work: one call each, inside the tenant's schema -------------------------------
 
-    @database_sync_to_async
+    @database_call
     def _store(self, inbound: InboundMessage) -> StoredInbound:
-        from agents.models import Agent
-
         with tenant_context(self.identity.tenant):
-            agent = Agent.objects.filter(slug=self.identity.agent_slug, is_active=True).first()
-            if agent is None:
-                raise AdapterRefused("agent_inactive", "The agent is missing or inactive.")
-            received = services.receive_message(agent, inbound, tenant=self.identity.tenant)
-            sender = received.message.sender
+            received = services.receive_message(self.identity.agent, inbound, tenant=self.identity.tenant)
             return StoredInbound(
                 pk=received.message.pk,
                 stream_id=received.stream.stream_id,
                 created=received.created,
                 text=received.message.text,
                 user_id=inbound.user_id,
-                speaker=sender.display_name if sender else inbound.user_id,
+                speaker=inbound.cardname or inbound.nickname or inbound.user_id,
                 group_id=inbound.group_id,
             )
 
-    @database_sync_to_async
+    @database_call
     def _claim(self, message_pk: int) -> protocol.Outbound | None:
         with tenant_context(self.identity.tenant):
             return delivery.claim_for_sending(self.identity.agent_slug, self.identity.platform, message_pk)
 
-    @database_sync_to_async
+    @database_call
+    def _claim_announced(self, message_pk: int) -> bool:
+        with tenant_context(self.identity.tenant):
+            return delivery.claim(self.identity.agent_slug, self.identity.platform, message_pk)
+
+    @database_call
     def _unclaim(self, message_pk: int) -> None:
         with tenant_context(self.identity.tenant):
             delivery.unclaim(message_pk)
 
-    @database_sync_to_async
+    @database_call
     def _pending(self) -> list[int]:
         with tenant_context(self.identity.tenant):
             return delivery.pending_for_adapter(self.identity.agent_slug, self.identity.platform)
 
     async def _record_delivery(self, our_id: str, *, actual_id: str = "") -> bool:
-        @database_sync_to_async
+        @database_call
         def record() -> bool:
             with tenant_context(self.identity.tenant):
                 return delivery.record_delivery(self.identity.agent_slug, self.identity.platform, our_id,

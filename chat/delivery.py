@@ -16,13 +16,13 @@ import asyncio
 import hashlib
 import logging
 import uuid
+from dataclasses import asdict
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -35,7 +35,16 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LIVE_EVENT_TIMEOUT_SECONDS = 2.0
+
+def database_call(func):
+    """`database_sync_to_async` on the worker-thread pool instead of the one shared thread.
+
+    Channels runs every thread-sensitive database call of a process in a single thread, so
+    one slow query (or a busy database) holds up every socket of the process. Each of our
+    calls sets its schema itself (`tenant_context`) and leaves no state on the connection,
+    so they may run side by side on pooled connections.
+    """
+    return database_sync_to_async(func, thread_sensitive=False)
 
 
 def connection_group(schema_name: str, agent_slug: str, platform: str) -> str:
@@ -84,18 +93,17 @@ def create_outbound(
     if segments is None:
         segments = text_segments(text, reply_to=reply_to)
     now = timezone.now()
-    with transaction.atomic():
-        message = Message.objects.create(
-            stream=stream,
-            platform_message_id=new_outbound_id(),
-            direction=Message.Direction.OUT,
-            text=text or flatten_text(segments),
-            segments=segments,
-            reply_to_id=reply_to or _quoted_id(segments),
-            time=now,
-            delivery=delivery,
-        )
-        ChatStream.objects.filter(pk=stream.pk).update(last_message_at=now)
+    message = Message.objects.create(
+        stream=stream,
+        platform_message_id=new_outbound_id(),
+        direction=Message.Direction.OUT,
+        text=text or flatten_text(segments),
+        segments=segments,
+        reply_to_id=reply_to or _quoted_id(segments),
+        time=now,
+        delivery=delivery,
+    )
+    ChatStream.objects.filter(pk=stream.pk).update(last_message_at=now)
     return message
 
 
@@ -108,14 +116,15 @@ async def send_to_adapter(
     Never waits for the adapter: an offline adapter gets it when it reconnects.
     """
 
-    @database_sync_to_async
-    def store() -> int:
+    @database_call
+    def store() -> tuple[int, Outbound]:
         with tenant_context(tenant):
-            return create_outbound(agent_slug, platform, stream_id, text=text, segments=segments,
-                                   reply_to=reply_to).pk
+            message = create_outbound(agent_slug, platform, stream_id, text=text, segments=segments,
+                                      reply_to=reply_to)
+            return message.pk, _outbound_of(message)
 
-    message_pk = await store()
-    await deliver(tenant, agent_slug, platform, message_pk)
+    message_pk, outbound = await store()
+    await deliver(tenant, agent_slug, platform, message_pk, outbound=outbound)
     return message_pk
 
 
@@ -125,7 +134,7 @@ async def store_outbound(
 ) -> int:
     """Store a reply that is answered in an HTTP response (chat API, playground), not sent."""
 
-    @database_sync_to_async
+    @database_call
     def store() -> int:
         with tenant_context(tenant):
             return create_outbound(agent_slug, platform, stream_id, text=text, segments=segments,
@@ -134,13 +143,16 @@ async def store_outbound(
     return await store()
 
 
-async def deliver(tenant: Tenant, agent_slug: str, platform: str, message_pk: int) -> None:
-    """Announce a stored pending message to its adapter's connection group (any process)."""
-    layer = get_channel_layer()
-    await layer.group_send(
-        connection_group(tenant.schema_name, agent_slug, platform),
-        {"type": "chat.outbound", "message_pk": message_pk},
-    )
+async def deliver(tenant: Tenant, agent_slug: str, platform: str, message_pk: int, *,
+                  outbound: Outbound | None = None) -> None:
+    """Announce a stored pending message to its adapter's connection group (any process).
+
+    With `outbound` (the frame's content) the connection need not read the message back.
+    """
+    event: dict[str, Any] = {"type": "chat.outbound", "message_pk": message_pk}
+    if outbound is not None:
+        event["outbound"] = asdict(outbound)
+    await get_channel_layer().group_send(connection_group(tenant.schema_name, agent_slug, platform), event)
 
 
 async def publish_live_event(schema_name: str, agent_slug: str, event: dict[str, Any]) -> None:
@@ -149,7 +161,7 @@ async def publish_live_event(schema_name: str, agent_slug: str, event: dict[str,
     try:
         await asyncio.wait_for(
             layer.group_send(live_group(schema_name, agent_slug), {"type": "live.event", "event": event}),
-            timeout=LIVE_EVENT_TIMEOUT_SECONDS,
+            timeout=settings.CHAT_LIVE_EVENT_TIMEOUT,
         )
     except Exception:  # noqa: BLE001 - the live view must not fail a message
         logger.warning("live event %s not published", event.get("kind"), exc_info=True)
@@ -180,16 +192,22 @@ def _outbound_of_adapter(agent_slug: str, platform: str):
     )
 
 
-def claim_for_sending(agent_slug: str, platform: str, message_pk: int) -> Outbound | None:
-    """Take a pending message of this adapter for writing (pending → sent); None if taken or not ours.
+def claim(agent_slug: str, platform: str, message_pk: int) -> bool:
+    """Take a pending message of this adapter for writing (pending → sent); False if taken or not ours.
 
     The conditional update makes sure a message announced live and also found by a replay
     is written once.
     """
-    claimed = _outbound_of_adapter(agent_slug, platform).filter(
-        pk=message_pk, delivery=Message.Delivery.PENDING
-    ).update(delivery=Message.Delivery.SENT, attempts=F("attempts") + 1, sent_at=timezone.now())
-    if not claimed:
+    return bool(
+        _outbound_of_adapter(agent_slug, platform)
+        .filter(pk=message_pk, delivery=Message.Delivery.PENDING)
+        .update(delivery=Message.Delivery.SENT, attempts=F("attempts") + 1, sent_at=timezone.now())
+    )
+
+
+def claim_for_sending(agent_slug: str, platform: str, message_pk: int) -> Outbound | None:
+    """`claim`, then the message as the frame needs it; None if it was not ours to send."""
+    if not claim(agent_slug, platform, message_pk):
         return None
     return _outbound_of(Message.objects.select_related("stream__agent").get(pk=message_pk))
 

@@ -21,8 +21,11 @@ _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.async
 
 
 def _options() -> dict:
+    # A full pool makes callers wait (up to CHAT_REDIS_POOL_TIMEOUT) rather than fail at once:
+    # a burst of adapters connecting together must not be refused for want of a connection.
     return {
         "max_connections": settings.CHAT_REDIS_MAX_CONNECTIONS,
+        "timeout": settings.CHAT_REDIS_POOL_TIMEOUT,
         "socket_timeout": settings.CHAT_REDIS_SOCKET_TIMEOUT,
         "socket_connect_timeout": settings.CHAT_REDIS_SOCKET_TIMEOUT,
     }
@@ -31,7 +34,8 @@ def _options() -> dict:
 def sync_client() -> redis.Redis:
     global _sync_client
     if _sync_client is None:
-        _sync_client = redis.Redis.from_url(settings.REDIS_URL, **_options())
+        pool = redis.BlockingConnectionPool.from_url(settings.REDIS_URL, **_options())
+        _sync_client = redis.Redis(connection_pool=pool)
     return _sync_client
 
 
@@ -39,7 +43,8 @@ def async_client() -> redis.asyncio.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        client = redis.asyncio.Redis.from_url(settings.REDIS_URL, **_options())
+        pool = redis.asyncio.BlockingConnectionPool.from_url(settings.REDIS_URL, **_options())
+        client = redis.asyncio.Redis(connection_pool=pool)
         _async_clients[loop] = client
     return client
 

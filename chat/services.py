@@ -55,15 +55,19 @@ def get_or_create_stream(tenant: Tenant, agent: Agent, platform: str, *, group_i
 
 
 def _upsert_person(agent: Agent, inbound: InboundMessage, seen: dt.datetime) -> Person:
-    # Names are only overwritten by names actually sent: a private message carries no card name.
-    changes: dict[str, object] = {"last_seen": seen}
+    """One INSERT … ON CONFLICT DO UPDATE: the sender row, created or refreshed.
+
+    Names are only overwritten by names actually sent: a private message carries no card name.
+    """
+    refreshed = ["last_seen"]
     if inbound.nickname:
-        changes["nickname"] = inbound.nickname
+        refreshed.append("nickname")
     if inbound.group_id:
-        changes["cardname"] = inbound.cardname
-    person, _ = Person.objects.update_or_create(
-        agent=agent, platform=inbound.platform, user_id=inbound.user_id, defaults=changes
-    )
+        refreshed.append("cardname")
+    person = Person(agent=agent, platform=inbound.platform, user_id=inbound.user_id, nickname=inbound.nickname,
+                    cardname=inbound.cardname if inbound.group_id else "", last_seen=seen)
+    Person.objects.bulk_create([person], update_conflicts=True, unique_fields=["agent", "platform", "user_id"],
+                               update_fields=refreshed)
     return person
 
 
@@ -71,47 +75,47 @@ def receive_message(agent: Agent, inbound: InboundMessage, *, tenant: Tenant | N
     """Store an inbound platform message once: stream, sender, media files, message row.
 
     Idempotent on (stream, platform message id): a re-sent message returns the stored row
-    with `created=False` and changes nothing.
+    with `created=False` and changes nothing (its transaction is rolled back whole).
     """
     tenant = _current_tenant(tenant)
     now = timezone.now()
     said_at = dt.datetime.fromtimestamp(inbound.time, tz=dt.UTC) if inbound.time else now
-    with transaction.atomic():
-        stream = get_or_create_stream(tenant, agent, inbound.platform, group_id=inbound.group_id,
-                                      group_name=inbound.group_name, user_id=inbound.user_id)
-        if inbound.message_id:
-            existing = Message.objects.filter(
-                stream=stream, platform_message_id=inbound.message_id, direction=Message.Direction.IN
-            ).first()
-            if existing is not None:
-                return Received(existing, stream, False)
-        sender = _upsert_person(agent, inbound, now)
-        segments = media.replace_inline_media(tenant.schema_name, agent.slug, inbound.segment)
-        try:
-            with transaction.atomic():
-                message = Message.objects.create(
-                    stream=stream,
-                    platform_message_id=inbound.message_id,
-                    direction=Message.Direction.IN,
-                    sender=sender,
-                    text=flatten_text(inbound.segment),
-                    segments=segments,
-                    reply_to_id=inbound.reply_to_id,
-                    extra=inbound.extra,
-                    time=said_at,
-                )
-        except IntegrityError:
-            # The same message raced in on another connection; the first one stored it.
-            existing = Message.objects.get(
-                stream=stream, platform_message_id=inbound.message_id, direction=Message.Direction.IN
+    try:
+        # Few round trips on purpose: this runs for every message of every adapter.
+        with transaction.atomic():
+            stream = get_or_create_stream(tenant, agent, inbound.platform, group_id=inbound.group_id,
+                                          group_name=inbound.group_name, user_id=inbound.user_id)
+            sender = _upsert_person(agent, inbound, now)
+            segments = media.replace_inline_media(tenant.schema_name, agent.slug, inbound.segment)
+            message = Message.objects.create(
+                stream=stream,
+                platform_message_id=inbound.message_id,
+                direction=Message.Direction.IN,
+                sender=sender,
+                text=flatten_text(inbound.segment),
+                segments=segments,
+                reply_to_id=inbound.reply_to_id,
+                extra=inbound.extra,
+                time=said_at,
             )
-            return Received(existing, stream, False)
-        updates: dict[str, object] = {"last_message_at": now}
-        if inbound.group_name and inbound.group_name != stream.group_name:
-            updates["group_name"] = inbound.group_name
-        ChatStream.objects.filter(pk=stream.pk).update(**updates)
-        for name, value in updates.items():
-            setattr(stream, name, value)
+            updates: dict[str, object] = {"last_message_at": now}
+            if inbound.group_name and inbound.group_name != stream.group_name:
+                updates["group_name"] = inbound.group_name
+            ChatStream.objects.filter(pk=stream.pk).update(**updates)
+            for name, value in updates.items():
+                setattr(stream, name, value)
+    except IntegrityError:
+        if not inbound.message_id:
+            raise
+        # Stored before (a re-send, or the same message on another connection at once).
+        existing = Message.objects.select_related("stream").get(
+            stream__stream_id=stream_id_for(tenant.schema_name, agent.slug, inbound.platform,
+                                            group_id=inbound.group_id or None,
+                                            user_id=None if inbound.group_id else inbound.user_id),
+            platform_message_id=inbound.message_id,
+            direction=Message.Direction.IN,
+        )
+        return Received(existing, existing.stream, False)
     return Received(message, stream, True)
 
 

@@ -10,6 +10,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_application = get_asgi_application()
+# Static files (dashboard and admin assets) are served by WhiteNoise's middleware.
 
 from maibot.routing import websocket_urlpatterns  # noqa: E402
 

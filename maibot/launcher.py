@@ -15,6 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 STOP_GRACE_SECONDS = 10
 
 
+def ws_max_size(env: dict[str, str]) -> int:
+    """uvicorn's own frame limit, well above the gateway's, so an oversize frame gets the
+    gateway's clear error instead of uvicorn closing the socket (1009)."""
+    gateway_limit = int(env.get("CHAT_WS_MAX_FRAME_BYTES", 4 * 1024 * 1024))
+    return max(4 * gateway_limit, 16 * 1024 * 1024)
+
+
 def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
@@ -49,7 +56,7 @@ def main() -> int:
         subprocess.run([*manage, "bootstrap_demo", "--port", port], env=env, check=True)
         commands = [
             [python, "-m", "uvicorn", "maibot.asgi:application", "--host", host, "--port", port,
-             "--no-access-log"],
+             "--no-access-log", "--ws-max-size", str(ws_max_size(env))],
             [python, "-m", "celery", "-A", "maibot", "worker", "--loglevel", "INFO",
              "--concurrency", env.get("CELERY_CONCURRENCY", "2")],
             [python, "-m", "celery", "-A", "maibot", "beat", "--loglevel", "INFO",

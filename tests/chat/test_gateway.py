@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 
 import pytest
@@ -15,6 +16,7 @@ from maim_message import BaseMessageInfo, GroupInfo, MessageBase, RouteConfig, R
 
 from chat.delivery import live_group
 from chat.models import Message
+from maibot.context import IsolationLogFilter
 from tenants import services as tenant_services
 from tests.chat.gateway_fixtures import close_code, connect_legacy, message_frame, receive_json
 
@@ -172,6 +174,28 @@ async def test_invalid_json_gets_an_error_and_the_connection_stays_usable(gatewa
     assert error["content"]["code"] == "invalid_json"
     assert [m.text for m in await stored_messages(tenant_a, adapter.agent_slug)] == ["after the bad one"]
     await ws.close()
+
+
+async def test_a_bad_frame_is_logged_with_tenant_and_agent(gateway, tenant_a, make_adapter):
+    # given: a handler like the console's, which names tenant and agent on every line
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.addFilter(IsolationLogFilter())
+    handler.emit = records.append
+    gateway_logger = logging.getLogger("chat.consumers")
+    gateway_logger.addHandler(handler)
+    adapter = await make_adapter(tenant_a)
+    try:
+        ws = await connect_legacy(gateway.url, adapter.key)
+        # when
+        await barrier(ws)
+        await ws.close()
+    finally:
+        gateway_logger.removeHandler(handler)
+    # then
+    [line] = [record for record in records if "invalid_json" in record.getMessage()]
+    assert (line.tenant, line.agent, line.platform) == (tenant_a.schema_name, adapter.agent_slug, "qq")
+    assert line.levelname == "WARNING"
 
 
 async def test_an_invalid_message_gets_an_error_naming_the_field(gateway, tenant_a, make_adapter):
